@@ -1,0 +1,19 @@
+"""The exception tree. Each class carries the exit code the CLI turns it into (DESIGN.md)."""
+
+
+class SyncerError(Exception):
+    """Base of every error syncer raises on purpose; the CLI prints its message, never a traceback."""
+
+    exit_code = 1
+
+
+class InputError(SyncerError):
+    """Bad usage, mapping, sheet or plan file: nothing was sent. Exit 2."""
+
+    exit_code = 2
+
+
+class PortalError(SyncerError):
+    """The portal refused the run: authentication, scopes, unreachable. Exit 3."""
+
+    exit_code = 3
