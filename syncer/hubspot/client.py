@@ -1,0 +1,369 @@
+"""HubSpotClient: every call syncer makes to a portal, in HubSpot's words, returning Python values."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import difflib
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+from urllib.parse import quote
+
+from syncer.hubspot import batches, errors, search as searching
+from syncer.hubspot.errors import Disposition, HubSpotError, IncompleteResponseError, NotFoundError
+from syncer.hubspot.limiter import RateLimiter
+from syncer.hubspot.models import BatchDone, BatchOutcome, ObjectType, RateLimit, Record
+from syncer.hubspot.transport import RetryPolicy, Transport
+from syncer.settings import check_base_url
+
+log = logging.getLogger("syncer.hubspot")
+
+OBJECTS = "/crm/v3/objects"
+# Standard objects, for portals whose schemas API lists custom objects only (HubSpot's does).
+STANDARD_TYPES = {
+    "contacts": ("0-1", "Contact", "Contacts"),
+    "companies": ("0-2", "Company", "Companies"),
+    "deals": ("0-3", "Deal", "Deals"),
+    "tickets": ("0-5", "Ticket", "Tickets"),
+}
+
+
+@dataclass(frozen=True)
+class PortalInfo:
+    """What `syncer info` shows: where the client points, its rate-limit tier, what it can see."""
+
+    base_url: str
+    portal_id: str | None
+    rate_limit: RateLimit | None
+    object_types: list[ObjectType]
+
+
+class HubSpotClient:
+    """The one object that talks to a portal. Thread-safe; use as a context manager or call close().
+
+    Batch calls split inputs into chunks of 100 and send them through a bounded pool of workers,
+    all under one rate limiter sized from the portal's X-HubSpot-RateLimit-* headers (and from
+    `default_rate_limit`, (requests, per milliseconds), until the first response says otherwise).
+    `on_event` receives RequestSent, Retrying and BatchDone events, from the sending thread.
+    """
+
+    def __init__(self, base_url: str, token: str, *, timeout: float | tuple[float, float] = (10, 90),
+                 max_workers: int | None = None, default_rate_limit: tuple[int, int] = (100, 10_000),
+                 search_rate_limit: tuple[int, int] = (5, 1_000), max_attempts: int = 6,
+                 max_retry_time: float = 120.0, backoff_base: float = 0.5,
+                 on_event: Callable[[object], None] | None = None) -> None:
+        self.base_url = check_base_url(base_url)
+        workers = max_workers or _workers_for(default_rate_limit)
+        self._limiter = RateLimiter(default_rate_limit, search_rate_limit)
+        self._transport = Transport(
+            self.base_url, token, timeout=timeout, pool_size=workers, limiter=self._limiter,
+            retry=RetryPolicy(max_attempts, max_retry_time, backoff_base), on_event=on_event)
+        self._pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="syncer-hubspot")
+        self._schemas: list[ObjectType] | None = None
+        self._types: dict[str, ObjectType] = {}
+        self._lock = threading.Lock()
+        self.on_event = on_event
+
+    def __repr__(self) -> str:
+        return f"HubSpotClient(base_url={self.base_url!r}, token='***')"
+
+    def __enter__(self) -> HubSpotClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._transport.close()
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._transport.calls
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The limits the portal's headers last reported; None until a response carried them."""
+        return self._limiter.rate_limit
+
+    # --- object types and properties --------------------------------------------------------------
+
+    def object_type(self, wanted: str | ObjectType) -> ObjectType:
+        """The object type named by `wanted`: its name, a label, its fully qualified name or objectTypeId."""
+        if isinstance(wanted, ObjectType):
+            return wanted
+        with self._lock:
+            if wanted in self._types:
+                return self._types[wanted]
+        found = self._find_type(wanted)
+        with self._lock:
+            self._types[wanted] = found
+        return found
+
+    def object_types(self) -> list[ObjectType]:
+        """Every custom object type the schemas API lists (cached for the client's life)."""
+        if self._schemas is None:
+            body = self._get("/crm/v3/schemas")
+            self._schemas = [ObjectType.from_schema(schema) for schema in body.get("results") or []]
+        return list(self._schemas)
+
+    def _find_type(self, wanted: str) -> ObjectType:
+        # Standard objects first: they need no call, and no schemas scope on the token.
+        for name, (type_id, singular, plural) in STANDARD_TYPES.items():
+            standard = ObjectType(type_id, name, name, {"singular": singular, "plural": plural})
+            if standard.answers_to(wanted):
+                return standard
+        for candidate in self.object_types():
+            if candidate.answers_to(wanted):
+                return candidate
+        try:
+            return ObjectType.from_schema(self._get(f"/crm/v3/schemas/{_segment(wanted)}"))
+        except NotFoundError:
+            raise NotFoundError(_no_such_type(wanted, self.object_types()),
+                                category="OBJECT_NOT_FOUND") from None
+
+    def properties(self, object_type: str | ObjectType) -> list[dict]:
+        """The object's property definitions, as HubSpot's Property JSON, unchanged."""
+        body = self._get(f"/crm/v3/properties/{self._type_id(object_type)}")
+        return list(body.get("results") or [])
+
+    def _type_id(self, object_type: str | ObjectType) -> str:
+        return _segment(self.object_type(object_type).object_type_id)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def batch_read(self, object_type: str | ObjectType, keys: Iterable[str], *,
+                   id_property: str | None = None, properties: Sequence[str] = (),
+                   archived: bool = False) -> dict[str, Record]:
+        """Key → record for the keys that exist; keys are idProperty values, or record ids without one.
+
+        Costs ceil(distinct keys / 100) calls, sent concurrently. A key HubSpot neither returned nor
+        reported missing raises IncompleteResponseError.
+        """
+        type_id = self._type_id(object_type)
+        wanted = list(dict.fromkeys(str(key) for key in keys))
+        wanted_properties = list(dict.fromkeys([*properties, *([id_property] if id_property else [])]))
+        read = lambda chunk: self._read_chunk(type_id, chunk, id_property, wanted_properties, archived)
+        found: dict[str, Record] = {}
+        for part in self._pool.map(read, batches.chunks(wanted)):
+            found.update(part)
+        self._emit(BatchDone("read", len(wanted), 0))
+        return found
+
+    def _read_chunk(self, type_id: str, keys: list[str], id_property: str | None,
+                    properties: list[str], archived: bool) -> dict[str, Record]:
+        body: dict[str, Any] = {"inputs": [{"id": key} for key in keys], "properties": properties,
+                                "propertiesWithHistory": []}
+        if id_property:
+            body["idProperty"] = id_property
+        path = f"{OBJECTS}/{type_id}/batch/read"
+        reply = self._transport.request("POST", path, params={"archived": _flag(archived)}, json=body)
+        by_fold = {key.casefold(): key for key in keys}
+        found, missing = {}, set()
+        for item in reply.body.get("results") or []:
+            record = Record.from_json(item)
+            value = record.properties.get(id_property) if id_property else record.id
+            if value is not None and value.casefold() in by_fold:
+                found[by_fold[value.casefold()]] = record
+        for item in reply.body.get("errors") or []:
+            error = errors.from_body(item, request=f"POST {path}")
+            if not isinstance(error, NotFoundError):
+                raise error
+            missing |= {str(key).casefold() for key in error.context.get("ids", [])}
+        unaccounted = [key for key in keys if key not in found and key.casefold() not in missing]
+        if unaccounted:
+            raise IncompleteResponseError(
+                f"{len(unaccounted)} of {len(keys)} keys are in neither results nor errors, "
+                f"e.g. {unaccounted[0]!r}", request=f"POST {path}")
+        return found
+
+    def list_records(self, object_type: str | ObjectType, *, properties: Sequence[str] = (),
+                     archived: bool = False) -> Iterator[Record]:
+        """Every record of the object, 100 a page, following HubSpot's paging cursor."""
+        path = f"{OBJECTS}/{self._type_id(object_type)}"
+        params: dict[str, Any] = {"limit": 100, "archived": _flag(archived)}
+        if properties:
+            params["properties"] = ",".join(properties)
+        while True:
+            body = self._get(path, params)
+            for item in body.get("results") or []:
+                yield Record.from_json(item)
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if after is None:
+                return
+            params["after"] = after
+
+    def search(self, object_type: str | ObjectType, *, filters: Sequence[dict] = (),
+               filter_groups: Sequence[Sequence[dict]] = (), sorts: Sequence[str | dict] = (),
+               properties: Sequence[str] = (), query: str | None = None) -> Iterator[Record]:
+        """Records matching `filters` (AND-ed) or `filter_groups` (OR-ed groups of AND-ed filters).
+
+        Pages past the 10,000-result ceiling by windowing on hs_object_id (the default sort) or
+        hs_lastmodifieddate (when sorted ascending on it). `sorts`: "name", "-name" or HubSpot's dicts.
+        """
+        path = f"{OBJECTS}/{self._type_id(object_type)}/search"
+        groups = [list(group) for group in filter_groups] or ([list(filters)] if filters else [])
+        post = lambda body: self._transport.request("POST", path, json=body, search=True).body
+        return searching.iterate(post, filter_groups=groups, sorts=sorts, properties=properties,
+                                 query=query)
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def batch_create(self, object_type: str | ObjectType, inputs: Sequence[dict]) -> list[BatchOutcome]:
+        """Create records; one outcome per input, in input order. Not retried after it may have landed."""
+        return self._write("create", object_type, inputs, None)
+
+    def batch_update(self, object_type: str | ObjectType, inputs: Sequence[dict], *,
+                     id_property: str | None = None) -> list[BatchOutcome]:
+        """Update records by id (or by `id_property` value); one outcome per input, in input order."""
+        return self._write("update", object_type, inputs, id_property)
+
+    def batch_upsert(self, object_type: str | ObjectType, inputs: Sequence[dict], *,
+                     id_property: str) -> list[BatchOutcome]:
+        """Create or update by the unique `id_property` (each input's "id" is its value); Record.new tells which."""
+        return self._write("upsert", object_type, inputs, id_property)
+
+    def batch_archive(self, object_type: str | ObjectType, ids: Iterable[str]) -> list[BatchOutcome]:
+        """Move records to the recycle bin by record id; one outcome per id, in order."""
+        return self._write("archive", object_type, [{"id": i} for i in ids], None)
+
+    def _write(self, operation: str, object_type: str | ObjectType, inputs: Sequence[dict],
+               id_property: str | None) -> list[BatchOutcome]:
+        path = f"{OBJECTS}/{self._type_id(object_type)}/batch/{operation}"
+        ready = [batches.prepare(operation, i, given, id_property) for i, given in enumerate(inputs)]
+        run = _BatchRun(self, operation, path, ready)
+        results = run.execute(batches.chunks(range(len(ready))))
+        self._emit(BatchDone(operation, len(results), sum(not o.ok for o in results)))
+        return results
+
+    # --- associations -----------------------------------------------------------------------------
+
+    def association_labels(self, from_type: str | ObjectType, to_type: str | ObjectType) -> list[dict]:
+        """The association types between two objects: {category, typeId, label} dicts (label may be None)."""
+        path = f"/crm/v4/associations/{self._type_id(from_type)}/{self._type_id(to_type)}/labels"
+        return list(self._get(path).get("results") or [])
+
+    def associate(self, from_type: str | ObjectType, from_id: str, to_type: str | ObjectType,
+                  to_id: str, association_type: int | str) -> None:
+        """Link two records; `association_type` is a typeId, or a label association_labels lists."""
+        self._transport.request("PUT", self._association_path(from_type, from_id, to_type, to_id,
+                                                              association_type))
+
+    def disassociate(self, from_type: str | ObjectType, from_id: str, to_type: str | ObjectType,
+                     to_id: str, association_type: int | str) -> None:
+        """Remove one link between two records (no error when it did not exist)."""
+        self._transport.request("DELETE", self._association_path(from_type, from_id, to_type, to_id,
+                                                                 association_type))
+
+    def _association_path(self, from_type, from_id, to_type, to_id, association_type) -> str:
+        type_id = self._association_type_id(from_type, to_type, association_type)
+        return (f"{OBJECTS}/{self._type_id(from_type)}/{_segment(from_id)}/associations/"
+                f"{self._type_id(to_type)}/{_segment(to_id)}/{type_id}")
+
+    def _association_type_id(self, from_type, to_type, association_type: int | str) -> int:
+        if isinstance(association_type, int) or str(association_type).isdigit():
+            return int(association_type)
+        labels = self.association_labels(from_type, to_type)
+        for spec in labels:
+            if _label_key(spec.get("label") or "") == _label_key(association_type):
+                return int(spec["typeId"])
+        known = ", ".join(repr(spec.get("label")) for spec in labels if spec.get("label")) or "none"
+        raise NotFoundError(f"no association label {association_type!r} between these objects; "
+                            f"labels defined: {known}", category="OBJECT_NOT_FOUND")
+
+    # --- the portal -------------------------------------------------------------------------------
+
+    def portal_info(self) -> PortalInfo:
+        """Where the client points, the rate-limit tier the headers report, and the object types it sees."""
+        types = self.object_types()
+        portal_id = next((t.fully_qualified_name[1:].split("_", 1)[0] for t in types
+                          if t.fully_qualified_name.startswith("p") and "_" in t.fully_qualified_name), None)
+        return PortalInfo(self.base_url, portal_id, self.rate_limit, types)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict | None = None) -> dict:
+        return self._transport.request("GET", path, params=params).body or {}
+
+    def _emit(self, event: object) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+class _BatchRun:
+    """One batch call: chunks out through the pool, a rejected chunk split in two until each bad
+    input stands alone, and a halt once retries give up so the rest fail fast instead of waiting."""
+
+    def __init__(self, client: HubSpotClient, operation: str, path: str, ready: list[dict]) -> None:
+        self.client, self.operation, self.path, self.ready = client, operation, path, ready
+        self.halted: HubSpotError | None = None
+
+    def execute(self, first: list[list[int]]) -> list[BatchOutcome]:
+        done: list[BatchOutcome] = []
+        pending = {self.client._pool.submit(self.send, chunk) for chunk in first}
+        try:
+            while pending:
+                finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for future in finished:
+                    outcomes, halves = future.result()
+                    done += outcomes
+                    pending |= {self.client._pool.submit(self.send, half) for half in halves}
+        except BaseException:
+            self.halted = self.halted or IncompleteResponseError("the batch call was interrupted")
+            raise
+        return sorted(done, key=lambda outcome: outcome.index)
+
+    def send(self, chunk: list[int]) -> tuple[list[BatchOutcome], list[list[int]]]:
+        """Outcomes for the chunk, or the two halves to send instead."""
+        if self.halted is not None:
+            return [BatchOutcome(i, None, self.halted) for i in chunk], []
+        sent = {i: self.ready[i] for i in chunk}
+        request = f"POST {self.path}"
+        try:
+            reply = self.client._transport.request(
+                "POST", self.path, json={"inputs": list(sent.values())},
+                idempotent=self.operation != "create")
+        except HubSpotError as error:
+            return self._failed(chunk, error)
+        return batches.outcomes(self.operation, sent, reply.body, request), []
+
+    def _failed(self, chunk: list[int], error: HubSpotError):
+        disposition = errors.classify(error)
+        if disposition is Disposition.GIVE_UP:
+            self.halted = error
+            raise error
+        if disposition is Disposition.RETRY:  # retries ran out: the portal is unwell, stop sending
+            self.halted = error
+        elif len(chunk) > 1 and error.status in (400, 409):
+            middle = len(chunk) // 2
+            return [], [chunk[:middle], chunk[middle:]]
+        return [BatchOutcome(i, None, error) for i in chunk], []
+
+
+def _workers_for(rate_limit: tuple[int, int]) -> int:
+    """Enough workers to keep the rate limit busy at about half a second per batch call."""
+    per_second = rate_limit[0] / (rate_limit[1] / 1000)
+    return max(2, min(16, math.ceil(per_second / 2)))
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _label_key(label: str) -> str:
+    """"car_owner", "Car owner" and "CAR OWNER" name the same label."""
+    return " ".join(label.replace("_", " ").split()).casefold()
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="@")
+
+
+def _no_such_type(wanted: str, known: list[ObjectType]) -> str:
+    names = [t.name for t in known] + list(STANDARD_TYPES)
+    close = difflib.get_close_matches(wanted.casefold(), names, n=1)
+    hint = f'; did you mean "{close[0]}"?' if close else f"; known types: {', '.join(names)}"
+    return f'the portal has no object type "{wanted}"{hint}'
