@@ -1,0 +1,508 @@
+"""The endpoints (reference §2): each turns a parsed request into a status and a JSON body.
+
+HTTP, authentication, rate limits and faults are the server's business; this module checks
+scopes, because they depend on the object type the path names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from syncer.sandbox import behaviour, search, values
+from syncer.sandbox.errors import ApiError, ItemError, missing_scopes, not_found, validation
+from syncer.sandbox.portal import (PORTAL_ID, VALID_FIELD_TYPES, AssociationType, ObjectType, Registry,
+                                   custom_defaults, property_definition)
+from syncer.sandbox.records import Records, WriteInput
+from syncer.sandbox.store import Store
+
+OBJECTS = "/crm/v3/objects/(?P<type>[^/]+)"
+PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: object = None
+    raw_size: int = 0
+    scopes: frozenset[str] | None = None  # None: every scope
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, [default])[-1]
+
+    def names(self, name: str) -> list[str]:
+        """A list parameter, comma-separated or repeated (§7.2)."""
+        return [n for raw in self.query.get(name, []) for n in raw.split(",") if n]
+
+    def flag(self, name: str) -> bool:
+        return (self.arg(name) or "false").lower() == "true"
+
+
+@dataclass
+class Response:
+    status: int
+    body: object = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Api:
+    def __init__(self, registry: Registry, store: Store, records: Records,
+                 save_definitions: Callable[[], None]) -> None:
+        self.registry = registry
+        self.store = store
+        self.records = records
+        self.save_definitions = save_definitions
+        self.routes = [
+            ("POST", OBJECTS + "/search", self.search, "read", True),
+            ("POST", OBJECTS + "/batch/read", self.batch_read, "read", False),
+            ("POST", OBJECTS + "/batch/create", self.batch_create, "write", False),
+            ("POST", OBJECTS + "/batch/update", self.batch_update, "write", False),
+            ("POST", OBJECTS + "/batch/upsert", self.batch_upsert, "write", False),
+            ("POST", OBJECTS + "/batch/archive", self.batch_archive, "write", False),
+            ("PUT", OBJECTS + "/(?P<id>[^/]+)/associations/(?P<to>[^/]+)/(?P<to_id>[^/]+)/(?P<kind>[^/]+)",
+             self.associate, "write", False),
+            ("DELETE", OBJECTS + "/(?P<id>[^/]+)/associations/(?P<to>[^/]+)/(?P<to_id>[^/]+)/(?P<kind>[^/]+)",
+             self.dissociate, "write", False),
+            ("GET", OBJECTS + "/(?P<id>[^/]+)/associations/(?P<to>[^/]+)", self.list_associations, "read", False),
+            ("GET", OBJECTS, self.list_records, "read", False),
+            ("POST", OBJECTS, self.create, "write", False),
+            ("GET", OBJECTS + "/(?P<id>[^/]+)", self.get, "read", False),
+            ("PATCH", OBJECTS + "/(?P<id>[^/]+)", self.patch, "write", False),
+            ("DELETE", OBJECTS + "/(?P<id>[^/]+)", self.delete, "write", False),
+            ("GET", "/crm/v3/properties/(?P<type>[^/]+)", self.properties, "schema-read", False),
+            ("POST", "/crm/v3/properties/(?P<type>[^/]+)", self.create_property, "schema-write", False),
+            ("GET", "/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", self.get_property, "schema-read", False),
+            ("GET", "/crm(?:/v3|-object-schemas/v3)/schemas", self.schemas, "schema-read", False),
+            ("POST", "/crm(?:/v3|-object-schemas/v3)/schemas", self.create_schema, "schema-write", False),
+            ("GET", "/crm(?:/v3|-object-schemas/v3)/schemas/(?P<type>[^/]+)", self.schema, "schema-read", False),
+            ("GET", "/crm/v4/associations/(?P<type>[^/]+)/(?P<to>[^/]+)/labels", self.labels, "read", False),
+        ]
+        self.routes = [(m, re.compile(p + "$"), h, a, s) for m, p, h, a, s in self.routes]
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def route(self, method: str, path: str):
+        """(handler, access, is_search, path params), or raise 404/405."""
+        allowed = False
+        for m, pattern, handler, access, is_search in self.routes:
+            match = pattern.match(path)
+            if match:
+                allowed = True
+                if m == method:
+                    return handler, access, is_search, match.groupdict()
+        if allowed:
+            raise ApiError(405, "VALIDATION_ERROR", f"Method {method} is not supported on {path}.")
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"No endpoint {method} {path}.")
+
+    def is_search(self, method: str, path: str) -> bool:
+        try:
+            return self.route(method, path)[2]
+        except ApiError:
+            return False
+
+    def handle(self, request: Request) -> Response:
+        handler, access, _, params = self.route(request.method, request.path)
+        with self.store.transaction():  # also guards the registry, which schema and property creation change
+            object_type = self.registry.resolve(params["type"]) if "type" in params else None
+            self.check_scopes(request, object_type, access)
+            return handler(request, object_type, **{k: v for k, v in params.items() if k != "type"})
+
+    def check_scopes(self, request: Request, object_type: ObjectType | None, access: str) -> None:
+        if request.scopes is None:
+            return
+        family = object_type.scope if object_type else "custom"
+        if access == "read":
+            needed = [f"crm.objects.{family}.read", f"crm.objects.{family}.write"]
+        elif access == "write":
+            needed = [f"crm.objects.{family}.write"]
+        elif access == "schema-read":
+            needed = [f"crm.schemas.{family}.read", f"crm.objects.{family}.read", f"crm.schemas.{family}.write"]
+        else:
+            needed = [f"crm.schemas.{family}.write"]
+        if not request.scopes.intersection(needed):
+            raise missing_scopes(needed)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def body(request: Request) -> dict:
+        if not isinstance(request.body, dict):
+            raise validation("Invalid input JSON: the request body must be a JSON object.")
+        return request.body
+
+    def inputs(self, request: Request, history: bool = False) -> list | None:
+        """The batch `inputs`, or None for a body without them (a silent no-op, §4.1)."""
+        body = self.body(request)
+        inputs = body.get("inputs")
+        if inputs is None:
+            return None
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
+            raise validation("inputs must be a list of objects.")
+        limit = behaviour.BATCH_MAX_INPUTS_WITH_HISTORY if history else behaviour.BATCH_MAX_INPUTS
+        if len(inputs) > limit:
+            if history:
+                raise validation("The maximum number of inputs supported in a batch request for property "
+                                 "histories is 50. Please reduce the number of items and try again")
+            raise validation(f"Batch input size of {len(inputs)} exceeds the limit of {limit} inputs.",
+                             context={"maxInputs": [str(limit)]})
+        return inputs
+
+    @staticmethod
+    def batch_response(status: int, results: list, errors: list[ItemError], started: str) -> Response:
+        body = {"status": "COMPLETE", "results": results, "startedAt": started,
+                "completedAt": values.iso_ms(now_ms())}
+        if errors:
+            body["numErrors"] = len(errors)
+            body["errors"] = [e.body() for e in errors]
+            status = 207
+        return Response(status, body)
+
+    @staticmethod
+    def reject_duplicates(keys: list[str]) -> None:
+        seen, duplicates = set(), []
+        for key in keys:
+            if key in seen and key not in duplicates:
+                duplicates.append(key)
+            seen.add(key)
+        if duplicates:
+            raise validation(f"Duplicate IDs found in batch input: [{', '.join(duplicates)}]. IDs must be unique",
+                             context={"ids": duplicates})
+
+    def not_found_error(self, object_type: ObjectType, ids: list[str], traces: list[str], verb: str) -> ItemError:
+        context = {"ids": ids}
+        if traces:
+            context["objectWriteTraceId"] = traces
+        return ItemError("OBJECT_NOT_FOUND",
+                         f"Could not {verb} some {object_type.error_word} objects, they may be deleted or "
+                         "not exist. Check that ids are valid.", context, status=404)
+
+    def per_item(self, inputs: list[dict], id_property: str | None = None) -> bool:
+        """Whether failures become 207 items rather than failing the whole call (§14)."""
+        if id_property == "email" and not behaviour.PARTIAL_UPSERT_BY_EMAIL:
+            return False
+        return not behaviour.PER_ITEM_ERRORS_NEED_TRACE_IDS or all(
+            i.get("objectWriteTraceId") not in (None, "") for i in inputs)
+
+    def write(self, object_type: ObjectType, items: list[WriteInput], per_item: bool,
+              extra_errors: list[ItemError] = ()) -> tuple[list, list[ItemError]]:
+        """Validate, then fail whole or apply the valid items; (rendered results, item errors)."""
+        self.records.prepare(object_type, items)
+        bad = [i for i in items if i.error is not None]
+        if bad and not per_item:
+            raise self.records.whole_call_error(items)
+        good = [i for i in items if i.error is None]
+        records = self.records.apply(object_type, good)
+        results = []
+        for item, record in zip(good, records):
+            rendered = self.records.render(object_type, record, everything=True)
+            if item.trace_id is not None and behaviour.ECHO_TRACE_ID:
+                rendered["objectWriteTraceId"] = str(item.trace_id)
+            results.append((item, rendered))
+        return results, [i.error for i in bad] + list(extra_errors)
+
+    # --- objects -----------------------------------------------------------------------------
+
+    def list_records(self, request: Request, object_type: ObjectType) -> Response:
+        history = request.names("propertiesWithHistory")
+        cap = behaviour.BATCH_MAX_INPUTS_WITH_HISTORY if history else behaviour.LIST_MAX_LIMIT
+        limit = min(self._int(request.arg("limit"), behaviour.LIST_DEFAULT_LIMIT, "limit"), cap)
+        after = self._int(request.arg("after"), 0, "after")
+        rows = list(self.store.select("type = ? AND archived = ? AND id >= ?",
+                                      (object_type.object_type_id, int(request.flag("archived")), after),
+                                      "id", limit + 1))
+        results = [self.records.render(object_type, r, properties=request.names("properties"), history=history,
+                                       associations=request.names("associations")) for r in rows[:limit]]
+        body: dict = {"results": results}
+        if len(rows) > limit:
+            next_id = str(rows[limit].id)
+            body["paging"] = {"next": {"after": next_id, "link": (
+                f"https://api.hubapi.com/crm/v3/objects/{object_type.object_type_id}?limit={limit}&after={next_id}")}}
+        return Response(200, body)
+
+    @staticmethod
+    def _int(raw: str | None, default: int, name: str) -> int:
+        if raw in (None, ""):
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise validation(f"{name} must be an integer; got {raw!r}.") from None
+
+    def get(self, request: Request, object_type: ObjectType, id: str) -> Response:
+        id_property = self.records.id_property(object_type, request.arg("idProperty"))
+        record = self.records.find(object_type, [id], id_property, request.flag("archived")).get(id)
+        if record is None:
+            raise not_found(id)
+        return Response(200, self.records.render(
+            object_type, record, properties=request.names("properties"),
+            history=request.names("propertiesWithHistory"), associations=request.names("associations")))
+
+    def create(self, request: Request, object_type: ObjectType) -> Response:
+        body = self.body(request)
+        item = WriteInput(body.get("properties") or {}, associations=body.get("associations") or [])
+        results, _ = self.write(object_type, [item], per_item=False)
+        return Response(201, results[0][1])
+
+    def patch(self, request: Request, object_type: ObjectType, id: str) -> Response:
+        body = self.body(request)
+        id_property = self.records.id_property(object_type, request.arg("idProperty"))
+        record = self.records.find(object_type, [id], id_property).get(id)
+        if record is None:
+            raise not_found(id)
+        results, _ = self.write(object_type, [WriteInput(body.get("properties") or {}, record=record)],
+                                per_item=False)
+        return Response(200, results[0][1])
+
+    def delete(self, request: Request, object_type: ObjectType, id: str) -> Response:
+        record = self.records.find(object_type, [id], None).get(id)
+        if record is not None:
+            self.records.archive(object_type, [record])
+        return Response(204)
+
+    def batch_read(self, request: Request, object_type: ObjectType) -> Response:
+        started = values.iso_ms(now_ms())
+        body = self.body(request)
+        history = body.get("propertiesWithHistory") or []
+        inputs = self.inputs(request, history=bool(history))
+        if inputs is None:
+            return self.batch_response(200, [], [], started)
+        id_property = self.records.id_property(object_type, body.get("idProperty"))
+        keys = list(dict.fromkeys(str(i.get("id")) for i in inputs))
+        found = self.records.find(object_type, keys, id_property, request.flag("archived"))
+        also = (id_property,) if id_property and behaviour.BATCH_READ_RETURNS_ID_PROPERTY else ()
+        unique_records = {r.id: r for r in found.values()}
+        results = [self.records.render(object_type, r, properties=body.get("properties") or [],
+                                       history=history, also=also) for r in unique_records.values()]
+        missing = [k for k in keys if k not in found]
+        errors = [self.not_found_error(object_type, missing, [], "get")] if missing else []
+        return self.batch_response(200, self.records.in_any_order(results), errors, started)
+
+    def batch_create(self, request: Request, object_type: ObjectType) -> Response:
+        started = values.iso_ms(now_ms())
+        inputs = self.inputs(request)
+        if inputs is None:
+            return self.batch_response(200, [], [], started)
+        items = [WriteInput(i.get("properties") or {}, i.get("objectWriteTraceId"),
+                            associations=i.get("associations") or []) for i in inputs]
+        results, errors = self.write(object_type, items, self.per_item(inputs))
+        return self.batch_response(201, self.records.in_any_order([r for _, r in results]), errors, started)
+
+    def batch_update(self, request: Request, object_type: ObjectType) -> Response:
+        started = values.iso_ms(now_ms())
+        inputs = self.inputs(request)
+        if inputs is None:
+            return self.batch_response(200, [], [], started)
+        keys = [str(i.get("id")) for i in inputs]
+        self.reject_duplicates(keys)
+        id_properties = {i.get("idProperty") for i in inputs}
+        if len(id_properties) > 1:
+            raise validation("All inputs of a batch update must use the same idProperty.")
+        id_property = self.records.id_property(object_type, id_properties.pop(), writing=True)
+        found = self.records.find(object_type, keys, id_property)
+        items, missing, traces = [], [], []
+        for key, raw in zip(keys, inputs):
+            if key in found:
+                items.append(WriteInput(raw.get("properties") or {}, raw.get("objectWriteTraceId"), found[key], key=key))
+            else:
+                missing.append(key)
+                if raw.get("objectWriteTraceId") is not None:
+                    traces.append(str(raw["objectWriteTraceId"]))
+        extra = [self.not_found_error(object_type, missing, traces, "update")] if missing else []
+        results, errors = self.write(object_type, items, self.per_item(inputs), extra)
+        return self.batch_response(200, self.records.in_any_order([r for _, r in results]), errors, started)
+
+    def batch_upsert(self, request: Request, object_type: ObjectType) -> Response:
+        started = values.iso_ms(now_ms())
+        inputs = self.inputs(request)
+        if inputs is None:
+            return self.batch_response(200, [], [], started)
+        names = {i.get("idProperty") for i in inputs}
+        if len(names) != 1 or None in names:
+            raise validation("Every upsert input needs the same idProperty.")
+        id_property = self.records.id_property(object_type, names.pop(), writing=True)
+        if id_property is None:
+            raise validation(f"Unable to perform update/upsert by non-unique {object_type.object_type_id} "
+                             f"property {object_type.id_name} in portal ID {PORTAL_ID}")
+        keys = [str(i.get("id")) for i in inputs]
+        stored = [self.records.unique_key(object_type, id_property, k) or k for k in keys]
+        self.reject_duplicates(stored)
+        found = self.records.find(object_type, keys, id_property)
+        items = []
+        for key, raw in zip(keys, inputs):
+            properties = dict(raw.get("properties") or {})
+            properties[id_property] = key
+            items.append(WriteInput(properties, raw.get("objectWriteTraceId"), found.get(key), key=key))
+        results, errors = self.write(object_type, items, self.per_item(inputs, id_property))
+        upserted = [dict(rendered, new=item.key not in found) for item, rendered in results]
+        return self.batch_response(200, self.records.in_any_order(upserted), errors, started)
+
+    def batch_archive(self, request: Request, object_type: ObjectType) -> Response:
+        inputs = self.inputs(request) or []
+        found = self.records.find(object_type, [str(i.get("id")) for i in inputs], None)
+        self.records.archive(object_type, list({r.id: r for r in found.values()}.values()))
+        return Response(204)
+
+    def search(self, request: Request, object_type: ObjectType) -> Response:
+        query = search.parse(object_type, self.body(request), request.raw_size)
+        base = "type = ? AND archived = 0"
+        narrowing, params = search.sql_narrowing(query)
+        where, params = base + narrowing, (object_type.object_type_id, *params)
+        sort_column = object_type.system_column(query.sort_name) if query.sort_name else "id"
+        if search.fully_in_sql(query) and sort_column:
+            order = f"{sort_column} {'DESC' if query.descending else 'ASC'}, id"
+            total = self.store.count(where, params)
+            page = list(self.store.select(where, params, order, query.limit, query.after))
+        else:
+            ids = search.ranked_ids(object_type, self.store.select(where, params, "id"), query, self.records.value)
+            total, wanted = len(ids), ids[query.after:query.after + query.limit]
+            found = self.store.get(object_type.object_type_id, wanted)
+            page = [found[i] for i in wanted]
+        body: dict = {"total": total, "results": [
+            self.records.render(object_type, r, properties=query.properties) for r in page]}
+        if query.after + len(page) < min(total, behaviour.SEARCH_MAX_RESULTS) and page:
+            body["paging"] = {"next": {"after": str(query.after + len(page))}}
+        return Response(200, body)
+
+    # --- associations ------------------------------------------------------------------------
+
+    def _association(self, object_type: ObjectType, id: str, to: str, to_id: str, kind: str):
+        to_type = self.registry.resolve(to)
+        record = self.records.find(object_type, [id], None).get(id)
+        if record is None:
+            raise not_found(id)
+        target = self.records.find(to_type, [to_id], None).get(to_id)
+        if target is None:
+            raise not_found(to_id)
+        association = self.registry.association_type(object_type.object_type_id, kind, to_type.object_type_id)
+        if association is None:
+            raise validation(f"{kind} is not a valid association type from {object_type.object_type_id} "
+                             f"to {to_type.object_type_id}.", context={"associationType": [kind]})
+        return to_type, record, target, association
+
+    def associate(self, request: Request, object_type: ObjectType, id, to, to_id, kind) -> Response:
+        to_type, record, target, association = self._association(object_type, id, to, to_id, kind)
+        self.records.associate([(record.id, association.type_id, target.id)])
+        return Response(200, self.records.render(object_type, record, associations=[to_type.object_type_id]))
+
+    def dissociate(self, request: Request, object_type: ObjectType, id, to, to_id, kind) -> Response:
+        _, record, target, association = self._association(object_type, id, to, to_id, kind)
+        self.records.dissociate([(record.id, association.type_id, target.id)])
+        return Response(204)
+
+    def list_associations(self, request: Request, object_type: ObjectType, id: str, to: str) -> Response:
+        """The v3 listing of one record's associations to one object type (no paging: all of them)."""
+        to_type = self.registry.resolve(to)
+        record = self.records.find(object_type, [id], None).get(id)
+        if record is None:
+            raise not_found(id)
+        linked = self.records.render_associations(object_type, record, [to_type.object_type_id])
+        return Response(200, {"results": linked.get(to_type.fully_qualified_name, {}).get("results", [])})
+
+    def labels(self, request: Request, object_type: ObjectType, to: str) -> Response:
+        to_type = self.registry.resolve(to)
+        kinds = self.registry.association_labels(object_type.object_type_id, to_type.object_type_id)
+        return Response(200, {"results": [k.spec() for k in kinds]})
+
+    # --- properties and schemas --------------------------------------------------------------
+
+    def properties(self, request: Request, object_type: ObjectType) -> Response:
+        if request.flag("archived"):
+            return Response(200, {"results": []})
+        wanted = set(request.names("properties"))
+        return Response(200, {"results": [d for n, d in object_type.properties.items() if not wanted or n in wanted]})
+
+    def get_property(self, request: Request, object_type: ObjectType, name: str) -> Response:
+        if name not in object_type.properties:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} on {object_type.object_type_id}.")
+        return Response(200, object_type.properties[name])
+
+    def create_property(self, request: Request, object_type: ObjectType) -> Response:
+        definition = self._property_from(self.body(request), object_type)
+        if definition["name"] in object_type.properties:
+            raise ApiError(409, "OBJECT_ALREADY_EXISTS", f"Property named '{definition['name']}' already exists.",
+                           context={"name": [definition["name"]]})
+        if definition["hasUniqueValue"] and len(object_type.unique_properties()) >= 10:
+            raise validation("An object can have at most 10 properties with unique values.")
+        object_type.properties[definition["name"]] = definition
+        self.save_definitions()
+        return Response(201, definition)
+
+    def _property_from(self, body: dict, object_type: ObjectType | None) -> dict:
+        missing = [k for k in ("name", "label", "type", "fieldType") if not body.get(k)]
+        if object_type is not None and not body.get("groupName"):
+            missing.append("groupName")
+        if missing:
+            raise validation(f"Missing required fields: {', '.join(missing)}.", context={"missing": missing})
+        name, kind, field_type = body["name"], body["type"], body["fieldType"]
+        if not PROPERTY_NAME.match(name):
+            raise validation(f"Property name {name!r} must be lower case letters, digits and underscores, "
+                             "starting with a letter.")
+        if kind not in VALID_FIELD_TYPES or field_type not in VALID_FIELD_TYPES[kind]:
+            raise validation(f"fieldType {field_type!r} is not valid for type {kind!r}; use one of "
+                             f"{sorted(VALID_FIELD_TYPES.get(kind, []))}.")
+        options = [(o.get("label", o.get("value")), o["value"]) for o in body.get("options") or []]
+        if kind == "enumeration" and not options and field_type != "booleancheckbox":
+            raise validation(f"Enumeration property {name!r} needs options.")
+        return property_definition(name, body["label"], kind, field_type, options=options,
+                                   unique=bool(body.get("hasUniqueValue")),
+                                   group=body.get("groupName") or "information",
+                                   description=body.get("description") or "")
+
+    def schemas(self, request: Request, object_type: None) -> Response:
+        if request.flag("archived"):
+            return Response(200, {"results": []})
+        return Response(200, {"results": [t.schema(self.registry.definitions(t)) for t in self.registry.custom_types()]})
+
+    def schema(self, request: Request, object_type: ObjectType) -> Response:
+        return Response(200, object_type.schema(self.registry.definitions(object_type)))
+
+    def create_schema(self, request: Request, object_type: None) -> Response:
+        body = self.body(request)
+        missing = [k for k in ("name", "labels", "properties") if k not in body]
+        if missing:
+            raise validation(f"Missing required fields: {', '.join(missing)}.", context={"missing": missing})
+        name = body["name"]
+        if any(t.name == name for t in self.registry.custom_types()):
+            raise ApiError(409, "OBJECT_ALREADY_EXISTS", f"Object type with name '{name}' already exists.",
+                           context={"name": [name]})
+        properties = {}
+        for raw in body["properties"]:
+            raw = {"groupName": f"{name}_information", **raw}
+            properties[raw["name"]] = self._property_from(raw, None)
+        primary = body.get("primaryDisplayProperty")
+        if primary and primary not in properties:
+            raise validation(f"primaryDisplayProperty {primary!r} is not one of the properties.")
+        number = max(int(t.object_type_id.split("-")[1]) for t in self.registry.object_types.values()) + 1
+        labels = body["labels"]
+        new = ObjectType(f"2-{number}", name, labels.get("singular", name), labels.get("plural", name),
+                         custom_defaults() | properties, primary_display=primary or next(iter(properties), ""),
+                         searchable=body.get("searchableProperties") or [], required=body.get("requiredProperties") or [],
+                         error_word=name.upper(), created_at=values.iso_ms(now_ms()))
+        self.registry.object_types[new.object_type_id] = new
+        for target in body.get("associatedObjects") or []:
+            self._define_association(new, target)
+        self.save_definitions()
+        return Response(201, new.schema(self.registry.definitions(new)))
+
+    def _define_association(self, object_type: ObjectType, target: str) -> None:
+        to_type = self.registry.resolve(target)
+        next_id = max(a.type_id for a in self.registry.association_types) + 1
+        forward = f"{object_type.name}_to_{to_type.name}"
+        backward = f"{to_type.name}_to_{object_type.name}"
+        self.registry.association_types += [
+            AssociationType(next_id, object_type.object_type_id, to_type.object_type_id, "USER_DEFINED", None, forward),
+            AssociationType(next_id + 1, to_type.object_type_id, object_type.object_type_id, "USER_DEFINED", None,
+                            backward)]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def encode(body) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
