@@ -1,0 +1,174 @@
+"""Reading CSV and xlsx into tables with the sheet's own row numbers; writing and editing in place."""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import sys
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl.styles import Font
+
+from syncer import InputError, tables
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bad_inputs import rawxlsx  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = [["VIN", "Make", "Note"], ["A1", "Citroën", "first"], ["B2", "Škoda", 'line one\nline "two"']]
+
+
+def csv_text(delimiter: str) -> str:
+    def quote(cell: str) -> str:
+        return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in f'{delimiter}"\n') else cell
+    return "".join(delimiter.join(quote(c) for c in row) + "\r\n" for row in ROWS)
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", b""), ("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
+                                           ("utf-16-be", codecs.BOM_UTF16_BE), ("cp1252", b"")],
+                         ids=["utf8", "utf8-bom", "utf16le", "utf16be", "cp1252"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])
+def test_read_csv_encodings_and_delimiters(tmp_path, encoding, bom, delimiter):
+    path = tmp_path / "cars.csv"
+    path.write_bytes(bom + csv_text(delimiter).encode(encoding))
+    table = tables.read(path)
+    assert table.header == ["VIN", "Make", "Note"]
+    assert table.frame.loc[3].tolist() == ["B2", "Škoda", 'line one\nline "two"']
+    assert table.frame.loc[2, "Make"] == "Citroën"
+    assert list(table.frame.index) == [2, 3]
+    assert table.delimiter == delimiter
+    assert table.encoding in {"utf-8", "utf-8-sig", "utf-16", "cp1252"}
+
+
+def test_csv_row_numbers_follow_the_sheet(tmp_path):
+    path = tmp_path / "cars.csv"
+    path.write_text('title line\nVIN,Make\nA,"multi\nline"\n\nB,Kia\n , \n', encoding="utf-8")
+    table = tables.read(path, header_row=2)
+    assert table.frame.to_dict("index") == {3: {"VIN": "A", "Make": "multi\nline"}, 5: {"VIN": "B", "Make": "Kia"}}
+    assert len(table.digest) == 64
+
+
+def test_read_xlsx_types_dates_formulas_and_errors(tmp_path):
+    path = rawxlsx.write(tmp_path / "cars.xlsx", [
+        [rawxlsx.text("A1", "VIN"), rawxlsx.text("B1", "Listed on"), rawxlsx.text("C1", "Price"), rawxlsx.text("D1", "Total")],
+        [rawxlsx.text("A2", "V1"), rawxlsx.number("B2", 46037, date=True), rawxlsx.number("C2", 100),
+         rawxlsx.number("D2", 200, formula="C2*2")],
+        [rawxlsx.text("A3", "V2"), rawxlsx.error("B3"), rawxlsx.number("C3", 1.5), rawxlsx.error("D3", "#DIV/0!", formula="C3/0")],
+    ], sheet="Inventory")
+    table = tables.read(path, sheet="Inventory")
+    assert table.frame.loc[2].tolist() == ["V1", dt.date(2026, 1, 15), 100, 200]  # formula: its cached value
+    assert [str(e) for e in table.errors] == [
+        'cars.xlsx, row 3, column "Listed on": the cell holds the Excel error #N/A',
+        'cars.xlsx, row 3, column "Total": the cell holds the Excel error #DIV/0!']
+    assert table.sheet == "Inventory"
+
+
+def test_read_xlsx_sheet_by_position_and_header_row(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Notes"
+    data = workbook.create_sheet("Data")
+    data.append(["exported 2026-01-15"])
+    data.append([])
+    data.append(["VIN", "Year"])
+    data.append(["V1", 2020])
+    workbook.save(tmp_path / "w.xlsx")
+    table = tables.read(tmp_path / "w.xlsx", sheet=1, header_row=3)
+    assert table.frame.to_dict("index") == {4: {"VIN": "V1", "Year": 2020}}
+
+
+def test_sample_xlsx_reads_like_the_csv():
+    xlsx = tables.read(REPO / "sample_data" / "cars.xlsx", sheet="Inventory")
+    csv = tables.read(REPO / "sample_data" / "cars.csv")
+    assert xlsx.header == csv.header and list(xlsx.frame.index) == list(csv.frame.index)
+    assert len(xlsx.frame) == 300
+    assert isinstance(xlsx.frame.loc[2, "Listed on"], dt.date)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1", "\r=1"]
+HARMLESS = ["+44 20 7946 0958", "-12.5", "plain", ""]
+
+
+def test_escape_formula():
+    assert [tables.escape_formula(v) for v in HOSTILE] == ["'" + v for v in HOSTILE]
+    assert [tables.escape_formula(v) for v in HARMLESS] == HARMLESS
+    assert tables.escape_formula(5) == 5
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"VIN": ["V1", "V2"], "Listed on": [dt.date(2026, 1, 15), None], "Price": [52000, 1.5],
+                         "Note": [HOSTILE[0], "+44 20 7946 0958"]}, dtype=object)
+
+
+def test_write_csv_is_formula_safe(tmp_path):
+    tables.write(frame(), tmp_path / "out.csv")
+    text = (tmp_path / "out.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in text and ",+44 20 7946 0958" in text
+    assert tables.read(tmp_path / "out.csv").frame.loc[2, "Price"] == "52000"
+
+
+def test_write_xlsx_styled_frozen_filtered_and_safe(tmp_path):
+    path = tmp_path / "out.xlsx"
+    tables.write(frame(), path, sheet_name="Cars")
+    ws = openpyxl.load_workbook(path)["Cars"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D3"
+    assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("305496")
+    assert ws.column_dimensions["D"].width > ws.column_dimensions["A"].width
+    assert ws["D2"].data_type == "s" and ws["D2"].value == HOSTILE[0]  # stored as text, never a formula
+    assert ws["B2"].is_date and ws["C2"].value == 52000
+    back = tables.read(path)
+    assert back.frame.loc[2, "Note"] == HOSTILE[0] and back.frame.loc[2, "Listed on"] == dt.date(2026, 1, 15)
+
+
+# --- editing in place --------------------------------------------------------------------------
+
+
+def formatted_workbook(path: Path) -> Path:
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    ws.title = "Inventory"
+    ws.append(["VIN", "Price", "Double"])
+    for i, price in enumerate([100, 200], start=2):
+        ws.append([f"V{i}", price, f"=B{i}*2"])
+        ws.cell(row=i, column=2).number_format = '#,##0 "€"'
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    workbook.create_sheet("Notes")["A1"] = "keep me"
+    workbook.save(path)
+    return path
+
+
+def test_edit_workbook_in_place_keeps_formatting_formulas_and_sheets(tmp_path):
+    path = formatted_workbook(tmp_path / "w.xlsx")
+    tables.edit_workbook(path, sheet="Inventory", cells={(2, "Price"): 150, (3, "VIN"): "=evil()"},
+                         append_rows=[{"VIN": "V4", "Price": 400}], add_columns=["sync_status"])
+    tables.edit_workbook(path, cells={(4, "sync_status"): "created"})
+    workbook = openpyxl.load_workbook(path)
+    ws = workbook["Inventory"]
+    assert [c.value for c in ws[1]] == ["VIN", "Price", "Double", "sync_status"]
+    assert ws["D1"].font.bold
+    assert ws["B2"].value == 150 and ws["B2"].number_format == '#,##0 "€"'
+    assert ws["C2"].value == "=B2*2"  # formula elsewhere untouched
+    assert ws["A3"].value == "=evil()" and ws["A3"].data_type == "s"
+    assert [ws["A4"].value, ws["B4"].value, ws["D4"].value] == ["V4", 400, "created"]
+    assert ws["B4"].number_format == '#,##0 "€"'
+    assert workbook["Notes"]["A1"].value == "keep me"
+
+
+def test_edit_csv_keeps_encoding_and_delimiter(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes("VIN;Marque\nV1;Citroën\n".encode("cp1252"))
+    tables.edit_workbook(path, cells={(2, "Marque"): "Renault"}, append_rows=[{"VIN": "V2", "Marque": "Peugeot"}],
+                         add_columns=["sync_status"])
+    assert path.read_bytes().decode("cp1252").splitlines() == ["VIN;Marque;sync_status", "V1;Renault;", "V2;Peugeot;"]
+
+
+def test_edit_unknown_column_is_an_input_error(tmp_path):
+    path = formatted_workbook(tmp_path / "w.xlsx")
+    with pytest.raises(InputError, match='w.xlsx: no column "Prise"; did you mean "Price"?'):
+        tables.edit_workbook(path, cells={(2, "Prise"): 1})
