@@ -4,6 +4,8 @@ from syncer.hubspot import errors
 from syncer.hubspot.client import HubSpotClient, PortalInfo
 from syncer.hubspot.errors import HubSpotError
 from syncer.hubspot.models import (
+    Association,
+    AssociationType,
     BatchDone,
     BatchOutcome,
     ObjectType,
@@ -18,6 +20,8 @@ __all__ = [
     "HubSpotError",
     "PortalInfo",
     "Record",
+    "Association",
+    "AssociationType",
     "BatchOutcome",
     "ObjectType",
     "RateLimit",

@@ -101,6 +101,43 @@ def _unaccounted(missing: dict[int, dict], stray: list[HubSpotError], request: s
         f"results nor errors{note}", request=request)) for i, value in sorted(missing.items())]
 
 
+def association_input(operation: str, from_id: Any, to_id: Any, types: list[dict]) -> dict:
+    """One v4 association input: a pair to link, or to unlink (every type, or only `types`)."""
+    pair = {"from": {"id": str(from_id)}, "to": {"id": str(to_id)}}
+    if operation == "disassociate" and not types:
+        return {"from": pair["from"], "to": [pair["to"]]}  # batch/archive takes a list of targets
+    return {**pair, "types": types}
+
+
+def association_outcomes(operation: str, sent: dict[int, dict], body: Any, request: str) -> list[BatchOutcome]:
+    """One outcome per sent pair, tied to results and errors by its from and to ids."""
+    if operation != "associate":  # batch/archive and batch/labels/archive: 204, no body
+        return [BatchOutcome(i) for i in sorted(sent)]
+    pairs = {i: (value["from"]["id"], value["to"]["id"]) for i, value in sent.items()}
+    found: dict[int, BatchOutcome] = {}
+    for item in (body.get("results") or []) if isinstance(body, dict) else []:
+        linked = (str(item.get("fromObjectId")), str(item.get("toObjectId")))
+        found.update((i, BatchOutcome(i)) for i, pair in pairs.items() if pair == linked and i not in found)
+    stray: list[HubSpotError] = []
+    for item in (body.get("errors") or []) if isinstance(body, dict) else []:
+        error = errors.from_body(item, request=request)
+        targets = _pairs_named(pairs, item.get("context") or {})
+        stray += [] if targets else [error]
+        found.update((i, BatchOutcome(i, None, error)) for i in targets if i not in found)
+    note = f"; the response also held an error tied to no pair: {stray[0].message}" if stray else ""
+    return sorted([*found.values(), *(BatchOutcome(i, None, IncompleteResponseError(
+        f"pair {i} ({pair[0]} -> {pair[1]}) is in neither results nor errors{note}", request=request))
+        for i, pair in pairs.items() if i not in found)], key=lambda o: o.index)
+
+
+def _pairs_named(pairs: dict[int, tuple[str, str]], context: dict[str, Any]) -> list[int]:
+    """The pairs an item error names: every id list it carries (fromObjectId, toObjectId) holds theirs."""
+    named = [{str(v) for v in context.get(key) or []} for key in ("fromObjectId", "toObjectId")]
+    if not any(named):
+        return []
+    return [i for i, pair in pairs.items() if all(not ids or end in ids for end, ids in zip(pair, named))]
+
+
 def _fold(value: Any) -> str:
     return str(value).casefold()  # HubSpot stores emails lower-cased
 

@@ -14,13 +14,15 @@ from urllib.parse import quote
 from syncer.hubspot import batches, errors, search as searching
 from syncer.hubspot.errors import Disposition, HubSpotError, IncompleteResponseError, NotFoundError
 from syncer.hubspot.limiter import RateLimiter
-from syncer.hubspot.models import BatchDone, BatchOutcome, ObjectType, RateLimit, Record
+from syncer.hubspot.models import (Association, AssociationType, BatchDone, BatchOutcome, ObjectType, RateLimit,
+                                   Record)
 from syncer.hubspot.transport import RetryPolicy, Transport
 from syncer.settings import check_base_url
 
 log = logging.getLogger("syncer.hubspot")
 
 OBJECTS = "/crm/v3/objects"
+ASSOCIATIONS = "/crm/v4/associations"
 # Standard objects, for portals whose schemas API lists custom objects only (HubSpot's does).
 STANDARD_TYPES = {
     "contacts": ("0-1", "Contact", "Contacts"),
@@ -266,13 +268,105 @@ class HubSpotClient:
     def _association_type_id(self, from_type, to_type, association_type: int | str) -> int:
         if isinstance(association_type, int) or str(association_type).isdigit():
             return int(association_type)
-        labels = self.association_labels(from_type, to_type)
-        for spec in labels:
-            if _label_key(spec.get("label") or "") == _label_key(association_type):
-                return int(spec["typeId"])
-        known = ", ".join(repr(spec.get("label")) for spec in labels if spec.get("label")) or "none"
-        raise NotFoundError(f"no association label {association_type!r} between these objects; "
-                            f"labels defined: {known}", category="OBJECT_NOT_FOUND")
+        return self._association_spec(from_type, to_type, association_type).type_id
+
+    def _association_spec(self, from_type, to_type, association_type: int | str) -> AssociationType:
+        """The association type named by a typeId or a label, with the category v4 inputs need."""
+        kinds = [AssociationType.from_json(spec) for spec in self.association_labels(from_type, to_type)]
+        between = f"from {self.object_type(from_type).name} to {self.object_type(to_type).name}"
+        if isinstance(association_type, int) or str(association_type).isdigit():
+            found = [kind for kind in kinds if kind.type_id == int(association_type)]
+            known = ", ".join(f"{kind.type_id} ({kind.label or 'unlabeled'})" for kind in kinds) or "none"
+            missing = f"no association type {association_type} {between}; types defined: {known}"
+        else:
+            found = [kind for kind in kinds if _label_key(kind.label or "") == _label_key(association_type)]
+            known = ", ".join(repr(kind.label) for kind in kinds if kind.label) or "none"
+            missing = f"no association label {association_type!r} {between}; labels defined: {known}"
+        if not found:
+            raise NotFoundError(missing, category="OBJECT_NOT_FOUND")
+        return found[0]
+
+    def batch_read_associations(self, from_type: str | ObjectType, to_type: str | ObjectType,
+                                ids: Iterable[str]) -> dict[str, list[Association]]:
+        """From-record id → its associations to `to_type`, for every id given ([] when it has none).
+
+        Costs ceil(distinct ids / 100) calls, sent concurrently, plus one more per chunk and page when
+        a record has more associations than one answer holds. HubSpot answers an id without a record
+        as it answers one without associations, so both map to []. An id the answer does not account
+        for raises IncompleteResponseError.
+        """
+        path = f"{ASSOCIATIONS}/{self._type_id(from_type)}/{self._type_id(to_type)}/batch/read"
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        found: dict[str, list[Association]] = {}
+        for part in self._pool.map(lambda chunk: self._read_associations_chunk(path, chunk),
+                                   batches.chunks(wanted)):
+            found.update(part)
+        self._emit(BatchDone("read associations", len(wanted), 0))
+        return {key: found[key] for key in wanted}
+
+    def _read_associations_chunk(self, path: str, ids: list[str]) -> dict[str, list[Association]]:
+        linked: dict[str, dict[str, list[AssociationType]]] = {key: {} for key in ids}
+        pending = [{"id": key} for key in ids]
+        while pending:
+            reply = self._transport.request("POST", path, json={"inputs": pending})
+            body = reply.body if isinstance(reply.body, dict) else {}
+            asked, answered, pending = {i["id"] for i in pending}, set(), []
+            for item in body.get("results") or []:
+                key = str((item.get("from") or {}).get("id"))
+                if key not in asked:
+                    continue
+                answered.add(key)
+                for target in item.get("to") or []:
+                    kinds = linked[key].setdefault(str(target["toObjectId"]), [])
+                    kinds += [AssociationType.from_json(spec) for spec in target.get("associationTypes") or []]
+                after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": key, "after": after})
+            for item in body.get("errors") or []:
+                error = errors.from_body(item, request=f"POST {path}")
+                if not isinstance(error, NotFoundError):  # no associations (or no record) is not a failure
+                    raise error
+                answered |= {str(key) for key in error.context.get("fromObjectId") or error.context.get("ids") or []}
+            unaccounted = sorted(asked - answered)
+            if unaccounted:
+                raise IncompleteResponseError(
+                    f"{len(unaccounted)} of {len(asked)} ids are in neither results nor errors, "
+                    f"e.g. {unaccounted[0]!r}", request=f"POST {path}")
+        return {key: [Association(to_id, tuple(kinds)) for to_id, kinds in targets.items()]
+                for key, targets in linked.items()}
+
+    def batch_associate(self, from_type: str | ObjectType, to_type: str | ObjectType,
+                        pairs: Iterable[tuple[str, str]], association_type: int | str) -> list[BatchOutcome]:
+        """Link each (from_id, to_id) pair with `association_type`, a typeId or a label
+        association_labels lists. One outcome per pair, in order; linking a linked pair is no error."""
+        pairs = list(pairs)
+        if not pairs:
+            return []
+        kind = self._association_spec(from_type, to_type, association_type)
+        types = [{"associationCategory": kind.category, "associationTypeId": kind.type_id}]
+        return self._link("associate", "create", from_type, to_type, pairs, types)
+
+    def batch_disassociate(self, from_type: str | ObjectType, to_type: str | ObjectType,
+                           pairs: Iterable[tuple[str, str]], association_type: int | str | None = None
+                           ) -> list[BatchOutcome]:
+        """Unlink each (from_id, to_id) pair: every association type between the two records, or only
+        `association_type` (removing the unlabeled type removes them all, as HubSpot does). One outcome
+        per pair, in order; HubSpot answers 204 whatever the ids, so a pair that was not linked is ok."""
+        pairs = list(pairs)
+        if not pairs or association_type is None:
+            return self._link("disassociate", "archive", from_type, to_type, pairs, [])
+        kind = self._association_spec(from_type, to_type, association_type)
+        types = [{"associationCategory": kind.category, "associationTypeId": kind.type_id}]
+        return self._link("disassociate", "labels/archive", from_type, to_type, pairs, types)
+
+    def _link(self, operation: str, endpoint: str, from_type, to_type, pairs: list[tuple[str, str]],
+              types: list[dict]) -> list[BatchOutcome]:
+        path = f"{ASSOCIATIONS}/{self._type_id(from_type)}/{self._type_id(to_type)}/batch/{endpoint}"
+        ready = [batches.association_input(operation, from_id, to_id, types) for from_id, to_id in pairs]
+        run = _BatchRun(self, operation, path, ready, batches.association_outcomes)
+        results = run.execute(batches.chunks(range(len(ready))))
+        self._emit(BatchDone(operation, len(results), sum(not o.ok for o in results)))
+        return results
 
     # --- the portal -------------------------------------------------------------------------------
 
@@ -297,8 +391,11 @@ class _BatchRun:
     """One batch call: chunks out through the pool, a rejected chunk split in two until each bad
     input stands alone, and a halt once retries give up so the rest fail fast instead of waiting."""
 
-    def __init__(self, client: HubSpotClient, operation: str, path: str, ready: list[dict]) -> None:
+    def __init__(self, client: HubSpotClient, operation: str, path: str, ready: list[dict],
+                 read_outcomes: Callable[[str, dict[int, dict], Any, str], list[BatchOutcome]] = batches.outcomes
+                 ) -> None:
         self.client, self.operation, self.path, self.ready = client, operation, path, ready
+        self.read_outcomes = read_outcomes
         self.halted: HubSpotError | None = None
 
     def execute(self, first: list[list[int]]) -> list[BatchOutcome]:
@@ -328,7 +425,7 @@ class _BatchRun:
                 idempotent=self.operation != "create")
         except HubSpotError as error:
             return self._failed(chunk, error)
-        return batches.outcomes(self.operation, sent, reply.body, request), []
+        return self.read_outcomes(self.operation, sent, reply.body, request), []
 
     def _failed(self, chunk: list[int], error: HubSpotError):
         disposition = errors.classify(error)

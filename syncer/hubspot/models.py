@@ -49,6 +49,36 @@ class BatchOutcome:
 
 
 @dataclass(frozen=True)
+class AssociationType:
+    """One kind of link between two object types (HubSpot's AssociationSpecWithLabel)."""
+
+    type_id: int
+    category: str  # HUBSPOT_DEFINED, USER_DEFINED or INTEGRATOR_DEFINED
+    label: str | None = None  # None for the unlabeled (default) type
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> AssociationType:
+        return cls(int(body["typeId"]), str(body.get("category") or ""), body.get("label"))
+
+
+@dataclass(frozen=True)
+class Association:
+    """A link from one record to another record: the other record's id and every type joining them."""
+
+    to_id: str
+    types: tuple[AssociationType, ...] = ()
+
+    @property
+    def type_ids(self) -> list[int]:
+        return [kind.type_id for kind in self.types]
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the labeled types (the unlabeled default type has none)."""
+        return [kind.label for kind in self.types if kind.label]
+
+
+@dataclass(frozen=True)
 class ObjectType:
     """A CRM object type, resolved through the schemas API; the objects API is addressed by its id."""
 
@@ -109,6 +139,6 @@ class Retrying:
 
 @dataclass(frozen=True)
 class BatchDone:
-    operation: str  # "create", "update", "upsert", "archive" or "read"
+    operation: str  # "create", "update", "upsert", "archive", "read", "associate", "disassociate", "read associations"
     inputs: int
     failed: int

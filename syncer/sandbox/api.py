@@ -6,6 +6,7 @@ scopes, because they depend on the object type the path names.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -20,6 +21,8 @@ from syncer.sandbox.records import Records, WriteInput
 from syncer.sandbox.store import Store
 
 OBJECTS = "/crm/v3/objects/(?P<type>[^/]+)"
+V4_ASSOCIATIONS = "/crm/v4/associations/(?P<type>[^/]+)/(?P<to>[^/]+)"
+NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -80,7 +83,12 @@ class Api:
             ("GET", "/crm(?:/v3|-object-schemas/v3)/schemas", self.schemas, "schema-read", False),
             ("POST", "/crm(?:/v3|-object-schemas/v3)/schemas", self.create_schema, "schema-write", False),
             ("GET", "/crm(?:/v3|-object-schemas/v3)/schemas/(?P<type>[^/]+)", self.schema, "schema-read", False),
-            ("GET", "/crm/v4/associations/(?P<type>[^/]+)/(?P<to>[^/]+)/labels", self.labels, "read", False),
+            ("GET", V4_ASSOCIATIONS + "/labels", self.labels, "read", False),
+            ("POST", V4_ASSOCIATIONS + "/batch/read", self.association_batch_read, "read", False),
+            ("POST", V4_ASSOCIATIONS + "/batch/create", self.association_batch_create, "write", False),
+            ("POST", V4_ASSOCIATIONS + "/batch/archive", self.association_batch_archive, "write", False),
+            ("POST", V4_ASSOCIATIONS + "/batch/labels/archive", self.association_batch_archive_labels, "write",
+             False),
         ]
         self.routes = [(m, re.compile(p + "$"), h, a, s) for m, p, h, a, s in self.routes]
 
@@ -135,7 +143,7 @@ class Api:
             raise validation("Invalid input JSON: the request body must be a JSON object.")
         return request.body
 
-    def inputs(self, request: Request, history: bool = False) -> list | None:
+    def inputs(self, request: Request, history: bool = False, limit: int | None = None) -> list | None:
         """The batch `inputs`, or None for a body without them (a silent no-op, §4.1)."""
         body = self.body(request)
         inputs = body.get("inputs")
@@ -143,7 +151,7 @@ class Api:
             return None
         if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
             raise validation("inputs must be a list of objects.")
-        limit = behaviour.BATCH_MAX_INPUTS_WITH_HISTORY if history else behaviour.BATCH_MAX_INPUTS
+        limit = behaviour.BATCH_MAX_INPUTS_WITH_HISTORY if history else limit or behaviour.BATCH_MAX_INPUTS
         if len(inputs) > limit:
             if history:
                 raise validation("The maximum number of inputs supported in a batch request for property "
@@ -408,6 +416,129 @@ class Api:
         kinds = self.registry.association_labels(object_type.object_type_id, to_type.object_type_id)
         return Response(200, {"results": [k.spec() for k in kinds]})
 
+    # --- v4 batch associations (hubspot_crm_crm_associations.oas.json) --------------------------
+
+    def association_batch_read(self, request: Request, object_type: ObjectType, to: str) -> Response:
+        """Each from-record's associated records of `to`, a page of them per input (`after` for more)."""
+        started = values.iso_ms(now_ms())
+        inputs = self.inputs(request, limit=behaviour.V4_ASSOCIATION_READ_MAX_INPUTS)
+        if inputs is None:
+            return self.batch_response(200, [], [], started)
+        to_type = self.registry.resolve(to)
+        kinds = {a.type_id: a for a in self.registry.association_labels(object_type.object_type_id,
+                                                                          to_type.object_type_id)}
+        offsets: dict[str, int] = {}
+        for raw in inputs:
+            offsets.setdefault(str(raw.get("id")), _page_offset(raw.get("after")))
+        existing = self.records.find(object_type, list(offsets), None)
+        linked = self.store.associations_from([r.id for r in existing.values()], kinds)
+        results, errors, size = [], [], behaviour.V4_ASSOCIATIONS_PAGE_SIZE
+        for key, offset in offsets.items():
+            record = existing.get(key)
+            targets: dict[int, list[int]] = {}
+            for to_id, type_id in linked.get(record.id if record else None, []):
+                targets.setdefault(to_id, []).append(type_id)
+            if not targets:
+                errors.append(self._no_associations(object_type, to_type, key))
+                continue
+            page = list(targets.items())[offset:offset + size]
+            result = {"from": {"id": str(record.id)}, "to": [
+                {"toObjectId": to_id, "associationTypes": [kinds[t].spec() for t in type_ids]}
+                for to_id, type_ids in page]}
+            if offset + size < len(targets):
+                result["paging"] = {"next": {"after": _page_cursor(offset + size)}}
+            results.append(result)
+        return self.batch_response(200, self.records.in_any_order(results), errors, started)
+
+    @staticmethod
+    def _no_associations(object_type: ObjectType, to_type: ObjectType, key: str) -> ItemError:
+        """What HubSpot answers for a from-id without associations, and for one without a record."""
+        from_word, to_word = object_type.singular.lower(), to_type.singular.lower()
+        return ItemError("OBJECT_NOT_FOUND", f"No {to_word} is associated with {from_word} {key}.",
+                         {"fromObjectId": [key], "fromObjectType": [from_word], "toObjectType": [to_word]},
+                         status=404, sub_category=NO_ASSOCIATIONS)
+
+    def association_batch_create(self, request: Request, object_type: ObjectType, to: str) -> Response:
+        """Link pairs of records; an input naming a missing record or a wrong type is a 207 item."""
+        started = values.iso_ms(now_ms())
+        inputs = self.inputs(request)
+        if inputs is None:
+            return self.batch_response(200, [], [], started)
+        to_type = self.registry.resolve(to)
+        from_found = self.records.find(object_type, [_ref(i.get("from")) for i in inputs], None)
+        to_found = self.records.find(to_type, [_ref(i.get("to")) for i in inputs], None)
+        links, results, errors = [], [], []
+        for raw in inputs:
+            from_key, to_key = _ref(raw.get("from")), _ref(raw.get("to"))
+            context = {"fromObjectId": [from_key], "toObjectId": [to_key]}
+            kinds, error = self._link_kinds(object_type, to_type, raw.get("types"), context)
+            for key, found, kind_of in ((from_key, from_found, object_type), (to_key, to_found, to_type)):
+                if error is None and key not in found:
+                    error = ItemError("OBJECT_NOT_FOUND", f"Could not find {kind_of.error_word} {key}; it may be "
+                                      "deleted or not exist. Check that ids are valid.", context, status=404)
+            if error is not None:
+                errors.append(error)
+                continue
+            from_id, to_id = from_found[from_key].id, to_found[to_key].id
+            links += [(from_id, kind.type_id, to_id) for kind in kinds]
+            results.append({"fromObjectTypeId": object_type.object_type_id, "fromObjectId": from_id,
+                            "toObjectTypeId": to_type.object_type_id, "toObjectId": to_id,
+                            "labels": [kind.label for kind in kinds if kind.label]})
+        self.records.associate(links)
+        return self.batch_response(201, self.records.in_any_order(results), errors, started)
+
+    def _link_kinds(self, object_type: ObjectType, to_type: ObjectType, types, context: dict):
+        """The association types an input names, or the item error that says why they are not valid."""
+        if not isinstance(types, list) or not types:
+            return [], ItemError("VALIDATION_ERROR", "types must list at least one association type.", context)
+        kinds = []
+        for spec in types:
+            spec = spec if isinstance(spec, dict) else {}
+            type_id = spec.get("associationTypeId")
+            kind = self.registry.association_type(object_type.object_type_id, str(type_id),
+                                                  to_type.object_type_id) if str(type_id).isdigit() else None
+            if kind is None or (
+                    behaviour.V4_CATEGORY_MUST_MATCH and spec.get("associationCategory") != kind.category):
+                category = f" in category {spec.get('associationCategory')}" if kind else ""
+                return [], ItemError(
+                    "VALIDATION_ERROR", f"{type_id} is not a valid association type id{category} from "
+                    f"{object_type.object_type_id} to {to_type.object_type_id}.",
+                    {**context, "associationTypeId": [str(type_id)]})
+            kinds.append(kind)
+        return kinds, None
+
+    def association_batch_archive(self, request: Request, object_type: ObjectType, to: str) -> Response:
+        """Remove every association type between each pair (both directions); 204 whatever the ids."""
+        to_type = self.registry.resolve(to)
+        kinds = self.registry.association_labels(object_type.object_type_id, to_type.object_type_id)
+        links = []
+        for raw in self.inputs(request) or []:
+            targets = raw.get("to")
+            if not isinstance(targets, list):
+                raise validation("Each input needs `to`: a list of {\"id\": ...} objects.")
+            from_key = _ref(raw.get("from"))
+            links += [(int(from_key), kind.type_id, int(to_key)) for to_key in map(_ref, targets)
+                      for kind in kinds if from_key.isdigit() and to_key.isdigit()]
+        self.records.dissociate(links)
+        return Response(204)
+
+    def association_batch_archive_labels(self, request: Request, object_type: ObjectType, to: str) -> Response:
+        """Remove the named types between each pair; naming the unlabeled type removes them all."""
+        to_type = self.registry.resolve(to)
+        every = self.registry.association_labels(object_type.object_type_id, to_type.object_type_id)
+        links = []
+        for raw in self.inputs(request) or []:
+            from_key, to_key = _ref(raw.get("from")), _ref(raw.get("to"))
+            if not (from_key.isdigit() and to_key.isdigit()):
+                continue
+            named = [self.registry.association_type(object_type.object_type_id,
+                                                    str((spec or {}).get("associationTypeId")),
+                                                    to_type.object_type_id) for spec in raw.get("types") or []]
+            kinds = every if any(k is not None and k.label is None for k in named) else filter(None, named)
+            links += [(int(from_key), kind.type_id, int(to_key)) for kind in kinds]
+        self.records.dissociate(links)
+        return Response(204)
+
     # --- properties and schemas --------------------------------------------------------------
 
     def properties(self, request: Request, object_type: ObjectType) -> Response:
@@ -498,6 +629,25 @@ class Api:
             AssociationType(next_id, object_type.object_type_id, to_type.object_type_id, "USER_DEFINED", None, forward),
             AssociationType(next_id + 1, to_type.object_type_id, object_type.object_type_id, "USER_DEFINED", None,
                             backward)]
+
+
+def _ref(value) -> str:
+    """The id of a PublicObjectId (`{"id": ...}`; numbers accepted, §3.2), or "" when there is none."""
+    return str(value.get("id", "")) if isinstance(value, dict) else ""
+
+
+def _page_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset-{offset}".encode()).decode()
+
+
+def _page_offset(after) -> int:
+    """The offset an `after` cursor of association paging stands for (opaque to clients)."""
+    if after in (None, ""):
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(str(after).encode()).decode().removeprefix("offset-"))
+    except ValueError:
+        raise validation(f"after {after!r} is not a paging cursor this API returned.") from None
 
 
 def now_ms() -> int:

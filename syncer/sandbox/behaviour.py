@@ -25,6 +25,31 @@ BATCH_READ_RETURNS_ID_PROPERTY = True
 #: StandardError items carry empty `errors` and `links`: the spec requires them; clients ignore them.
 STANDARD_ERROR_HAS_EMPTY_ERRORS_AND_LINKS = True
 
+# --- v4 batch associations (openapi/hubspot_crm_crm_associations.oas.json, §3.9) --------------------
+
+#: Inputs per v4 association batch/read. HubSpot's developer changelog ("Batch Read Limit for HubSpot
+#: Associations API", effective 2025-02-10) caps it at 1000 ids [docs]; the reference's "100 per batch
+#: call" (§5) was written for the objects API. batch/create, batch/archive and batch/labels/archive
+#: keep BATCH_MAX_INPUTS, since nothing documents another figure for them [inferred]. syncer's client
+#: sends at most 100 either way, so it works under both readings.
+V4_ASSOCIATION_READ_MAX_INPUTS = 1000
+#: Associated records returned per from-record in one batch/read answer; the rest follow through
+#: `paging.next.after`, sent back beside the id [inferred size; paging per the spec].
+V4_ASSOCIATIONS_PAGE_SIZE = 500
+# Built into api.py rather than switchable [inferred, from captured responses]:
+# - batch/read answers a from-id with no associations to the type, and one with no record, the same
+#   way (HubSpot does not tell them apart): one OBJECT_NOT_FOUND item per id, subCategory
+#   "crm.associations.NO_ASSOCIATIONS_FOUND", context fromObjectId / fromObjectType / toObjectType.
+# - Unlabeled association types carry "label": null, as on the labels endpoint (the spec says string).
+# - batch/create writes the valid inputs and answers 207 with one item per bad input (a missing
+#   record: OBJECT_NOT_FOUND; a type id not defined from the one object to the other:
+#   VALIDATION_ERROR), its context naming fromObjectId and toObjectId. Linking an already linked
+#   pair is no error. Results are LabelsBetweenObjectPair, one per valid input.
+# - batch/archive removes every association type between each pair, batch/labels/archive the types
+#   named (all of them when the unlabeled type is named); both answer 204 whatever the ids.
+#: batch/create refuses a type whose associationCategory differs from the type's own.
+V4_CATEGORY_MUST_MATCH = True
+
 # --- records (§3, §7, §8) --------------------------------------------------------------------------
 
 #: A write of identical values still moves updatedAt / hs_lastmodifieddate (§8: HubSpot moves it on

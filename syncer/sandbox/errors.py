@@ -99,10 +99,13 @@ class ItemError:
     context: dict = field(default_factory=dict)
     status: int = 400  # what the whole call would have answered without trace ids
     errors: list = field(default_factory=list)
+    sub_category: str | None = None
 
     def body(self) -> dict:
         body = {"status": "error", "category": self.category, "message": self.message,
                 "context": self.context}
+        if self.sub_category:
+            body["subCategory"] = self.sub_category
         if behaviour.STANDARD_ERROR_HAS_EMPTY_ERRORS_AND_LINKS:
             body.update(errors=self.errors, links={})
         return body

@@ -124,6 +124,31 @@ class _Server(ThreadingHTTPServer):
                     pass
 
 
+class Gate:
+    """One held request (see Sandbox.hold): `reached` is set when it arrives; `release()` lets it on."""
+
+    def __init__(self, method: str, path_end: str, nth: int) -> None:
+        self.method, self.path_end, self.nth = method, path_end, nth
+        self.seen = 0
+        self.reached = threading.Event()
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+
+    def matches(self, method: str, path: str) -> bool:
+        if method != self.method or not path.endswith(self.path_end):
+            return False
+        with self._lock:
+            self.seen += 1
+            return self.seen == self.nth
+
+    def wait_here(self) -> None:
+        self.reached.set()
+        self.released.wait(timeout=60)  # bounded: a test that forgets to release cannot hang the server
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body leave in separate writes; without TCP_NODELAY each keep-alive answer would
@@ -150,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        sandbox.pass_gates(self.command, path)
         try:
             response, fault, applied = sandbox.respond(self.command, path, query, raw, self.headers)
         except Exception as exc:  # a sandbox bug must still answer, like HubSpot's 500
@@ -221,6 +247,7 @@ class Sandbox:
         self.fault_seed = fault_seed
         self._log: deque[LogEntry] = deque(maxlen=log_limit)  # the newest entries; memory stays flat
         self._log_lock = threading.Lock()
+        self._gates: list[Gate] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.portal: Portal | None = None
@@ -241,6 +268,8 @@ class Sandbox:
         if self._server is None:
             return
         self._server.stopping.set()
+        for gate in self._gates:
+            gate.release()
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
@@ -296,6 +325,23 @@ class Sandbox:
     def log(self, entry: LogEntry) -> None:
         with self._log_lock:
             self._log.append(entry)
+
+    def hold(self, method: str, path_end: str, nth: int = 1) -> Gate:
+        """Hold the `nth` request whose method and path end match until the gate is released.
+
+        Lets a test act at an exact moment of a client's run (kill it, interrupt it) without timing:
+        wait on `gate.reached`, act, then `gate.release()`. Stopping the sandbox releases every gate.
+        """
+        gate = Gate(method.upper(), path_end, nth)
+        with self._log_lock:
+            self._gates.append(gate)
+        return gate
+
+    def pass_gates(self, method: str, path: str) -> None:
+        with self._log_lock:
+            matching = [g for g in self._gates if g.matches(method, path)]
+        for gate in matching:
+            gate.wait_here()
 
     def set_faults(self, spec: str, seed: int | None = None) -> None:
         """`"429:0.1,503:0.05,slow:0.02,drop:0.02"`; `""` turns faults off. FaultSpecError if bad."""

@@ -204,3 +204,20 @@ class Store:
         return list(self.db.execute(
             f"SELECT to_id, type_id FROM associations WHERE from_id = ? AND type_id IN ({marks}) "
             "ORDER BY to_id, type_id", (from_id, *type_ids)))
+
+    def associations_from(self, from_ids: Iterable[int], type_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+        """from_id → its (to_id, type_id) pairs through any of `type_ids`, for many records at once."""
+        from_ids, type_ids = list(from_ids), list(type_ids)
+        found: dict[int, list[tuple[int, int]]] = {}
+        if not type_ids:
+            return found
+        kinds = ",".join("?" * len(type_ids))
+        for start in range(0, len(from_ids), 500):
+            chunk = from_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT from_id, to_id, type_id FROM associations WHERE from_id IN ({marks}) "
+                f"AND type_id IN ({kinds}) ORDER BY from_id, to_id, type_id", (*chunk, *type_ids))
+            for from_id, to_id, type_id in rows:
+                found.setdefault(from_id, []).append((to_id, type_id))
+        return found
