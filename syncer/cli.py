@@ -7,7 +7,10 @@ import sys
 import click
 
 from syncer import __version__
-from syncer.errors import SyncerError
+from syncer import report
+from syncer.errors import InputError, SyncerError
+from syncer.jobs import apply_plan, build_plan, check_portal, load_plan, save_plan, write_back
+from syncer.plan import Mode, dumps as plan_dumps
 
 
 class _Group(click.Group):
@@ -38,6 +41,299 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 @cli.group()
 def sandbox() -> None:
     """A local HubSpot-compatible portal, for trying syncer and for its tests."""
+
+
+def _fault_spec(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from syncer.sandbox import FaultSpecError
+    from syncer.sandbox.faults import parse
+
+    try:
+        parse(value)
+    except FaultSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="SQLite file that keeps the portal's state.")
+@click.option("--token", default="sandbox", show_default=True, help="The bearer token requests must carry.")
+@click.option("--rate-limit", default=190, show_default=True, type=click.IntRange(1), help="Requests per rolling 10 s.")
+@click.option("--faults", default="", callback=_fault_spec, help="e.g. 429:0.1,503:0.05,slow:0.02,drop:0.02")
+@click.option("--fault-seed", type=int, help="Makes the injected faults deterministic.")
+@click.option("--no-seed", is_flag=True, help="Start without the sample `cars` object and contacts.")
+def sandbox_serve(host, port, db_path, token, rate_limit, faults, fault_seed, no_seed) -> None:
+    """Serve a HubSpot-compatible portal until interrupted (Ctrl-C)."""
+    import sqlite3
+
+    from syncer.sandbox import serve
+
+    def announce(portal) -> None:
+        click.echo(f"Sandbox portal {portal.portal_id} at {portal.base_url}", nl=True)
+        click.echo(f"Token: {portal.token}  (send it as 'Authorization: Bearer {portal.token}')")
+        click.echo("Press Ctrl-C to stop.")
+
+    try:
+        serve(host=host, port=port, db_path=db_path, token=token, rate_limit=rate_limit, faults=faults,
+              fault_seed=fault_seed, seed=not no_seed, on_ready=announce)
+    except OSError as exc:  # the port is taken, or the address is not ours
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot use {db_path} as the sandbox store: {exc}") from None
+
+
+# --- portal: the launcher every portal command uses, and `syncer info` ----------------------------
+
+from contextlib import contextmanager  # noqa: E402  (kept in this section: one edit, no merge churn)
+from pathlib import Path  # noqa: E402
+from typing import Iterator  # noqa: E402
+
+from syncer.hubspot import HubSpotClient, PortalInfo  # noqa: E402
+from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, TOKEN_VAR, resolve_target  # noqa: E402
+
+SANDBOX_STATE = Path(".syncer") / "sandbox.sqlite"
+
+
+def portal_options(command):
+    """Add --base-url and --token to a command; pass both to open_client()."""
+    command = click.option(
+        "--token", metavar="TOKEN", default=None,
+        help=f"Access token of a private app or service key. [default: ${TOKEN_VAR}]")(command)
+    return click.option(
+        "--base-url", metavar="URL", default=None,
+        help=f"Portal API base URL. [default: ${BASE_URL_VAR}, else {DEFAULT_BASE_URL}]")(command)
+
+
+@contextmanager
+def open_client(base_url: str | None = None, token: str | None = None, **options) -> Iterator[HubSpotClient]:
+    """A client for the target portal; with no token and no base URL anywhere, the embedded sandbox."""
+    target = resolve_target(base_url, token)
+    if target is not None:
+        with HubSpotClient(target.base_url, target.token, **options) as client:
+            yield client
+        return
+    from syncer.sandbox import Sandbox  # the one place the engine's side touches the sandbox
+
+    SANDBOX_STATE.parent.mkdir(exist_ok=True)
+    with Sandbox(db_path=str(SANDBOX_STATE)) as portal:
+        click.echo(f"Using the embedded sandbox portal ({SANDBOX_STATE}); set {TOKEN_VAR} "
+                   "to use a real portal.", err=True)
+        with HubSpotClient(portal.base_url, portal.token, **options) as client:
+            yield client
+
+
+@cli.command()
+@portal_options
+def info(base_url: str | None, token: str | None) -> None:
+    """Show the target portal, its rate-limit tier and the object types the token can see."""
+    with open_client(base_url, token) as client:
+        click.echo(render_portal_info(client.portal_info()))
+
+
+def render_portal_info(portal: PortalInfo) -> str:
+    named = f" (portal {portal.portal_id})" if portal.portal_id else ""
+    lines = [f"Portal:       {portal.base_url}{named}",
+             f"Rate limit:   {_rate_limit_tier(portal.rate_limit)}",
+             f"Object types: {len(portal.object_types)} custom (standard ones are addressed by name)"]
+    lines += [f"  {t.name:<20} {t.object_type_id:<12} {t.fully_qualified_name:<24} "
+              f"{t.labels.get('plural', '')}" for t in portal.object_types]
+    return "\n".join(lines)
+
+
+def _rate_limit_tier(limit) -> str:
+    if limit is None or not limit.max_per_interval:
+        return "not reported by the portal"
+    tier = f"{limit.max_per_interval} requests per {(limit.interval_ms or 10_000) / 1000:g} s"
+    if limit.daily:
+        left = f" ({limit.daily_remaining:,} left)" if limit.daily_remaining is not None else ""
+        tier += f"; daily {limit.daily:,}{left}"
+    return tier
+
+
+# --- mapping, validate, init ---------------------------------------------------------------------
+
+
+@contextmanager
+def _lazy_properties(base_url: str | None, token: str | None):
+    """A function object type → property list that opens the portal on its first call only."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        def properties(object_type: str) -> list[dict]:
+            return stack.enter_context(open_client(base_url, token)).properties(object_type)
+
+        yield properties
+
+
+@cli.command("mapping-schema")
+def mapping_schema_command() -> None:
+    """Print the mapping file's JSON Schema (for editor completion and checking)."""
+    import json
+
+    from syncer.mapping import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command()
+@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
+@click.option("--source", type=click.Path(), help="Check this sheet instead of the mapping's source.")
+@portal_options
+def validate(mapping_file: str, source: str | None, base_url: str | None, token: str | None) -> None:
+    """Check a mapping, its sheet and every value against the portal's properties. Writes nothing.
+
+    Exit 0 when all is valid, 2 when there are problems (listed by column, with row numbers).
+    """
+    from syncer import values
+
+    with _lazy_properties(base_url, token) as properties:  # asked only once the files are read
+        result = values.validate(mapping_file, properties, source=source)
+    click.echo(result.render(), err=not result.ok)
+    if not result.ok:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--object", "object_type", required=True, help="Object name, fully qualified name or objectTypeId.")
+@click.option("--id-property", help="Unique property matching rows to records. [default: the first unique one mapped]")
+@click.option("--sheet", help="xlsx only: the sheet to read. [default: the first]")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the mapping here. [default: print it]")
+@portal_options
+def init(source: str, object_type: str, id_property: str | None, sheet: str | None, output: str | None,
+         base_url: str | None, token: str | None) -> None:
+    """Write a first mapping from a sheet's header and the portal's properties."""
+    from syncer import values
+
+    with _lazy_properties(base_url, token) as properties:
+        draft = values.init_mapping(source, properties, object_type=object_type, id_property=id_property,
+                                    sheet=sheet, output=output)
+    if output:
+        Path(output).write_text(draft.text, encoding="utf-8")
+        click.echo(f"Wrote {output}: {len(draft.columns)} columns mapped.", err=True)
+    else:
+        click.echo(draft.text, nl=False)
+    if draft.unmatched:
+        click.echo("Not matched (add them by hand or leave them out): " + ", ".join(f'"{c}"' for c in draft.unmatched), err=True)
+
+# --- plan, push, apply ---------------------------------------------------------------------------
+
+_MODES = click.Choice([m.value for m in Mode])
+
+
+def _plan_options(command):
+    command = click.option("--allow-mass-archive", is_flag=True,
+                           help="Let mirror mode archive more than max_archive_fraction of the records.")(command)
+    command = click.option("--mode", type=_MODES, help="Overrides the mapping's sync.mode.")(command)
+    return click.option("--source", type=click.Path(dir_okay=False),
+                        help="The sheet to read instead of the mapping's source.")(command)
+
+
+@cli.command("plan")
+@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
+@_plan_options
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as JSON, for `syncer apply`.")
+@click.option("--review", type=click.Path(dir_okay=False), help="Write a review workbook (.xlsx).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document on stdout.")
+@portal_options
+def plan_command(mapping_file, source, mode, allow_mass_archive, out, review, as_json, base_url, token):
+    """Show what a push would change, without changing anything (a dry run)."""
+    with open_client(base_url, token) as client:
+        built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive)
+    if out:
+        save_plan(built, out)
+    if review:
+        report.write_review(built, Path(review))
+    click.echo(plan_dumps(built) if as_json else report.render_plan(built))
+    if out and not as_json:
+        click.echo(f"\nPlan saved to {out}; apply it with: syncer apply {out}")
+
+
+@cli.command("push")
+@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
+@_plan_options
+@click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write the per-row results report (.csv, .xlsx or .json).")
+@click.option("--write-back", is_flag=True, help="Add sync_status, sync_record_id, sync_error columns to the source.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no per-change listing.")
+@portal_options
+def push_command(mapping_file, source, mode, allow_mass_archive, yes, report_path, write_back, quiet,
+                 base_url, token):
+    """Plan, confirm, apply and report: make HubSpot match the sheet."""
+    with open_client(base_url, token) as client:
+        built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive)
+        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND))
+        _confirm(built, yes)
+        results = _apply_with_progress(built, client, quiet=quiet)
+    _finish(results, report_path, write_back and built.meta.get("source"))
+
+
+@cli.command("apply")
+@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")
+@click.option("--replan", is_flag=True, help="Re-plan records changed in HubSpot since the plan was made.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write the per-row results report (.csv, .xlsx or .json).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@portal_options
+def apply_command(plan_file, yes, replan, report_path, quiet, base_url, token):
+    """Apply a saved plan exactly; records changed in HubSpot since are reported as conflicts."""
+    built = load_plan(plan_file)
+    with open_client(base_url, token) as client:
+        check_portal(built, client)
+        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND))
+        _confirm(built, yes)
+        results = _apply_with_progress(built, client, quiet=quiet, check_stale=True, replan=replan)
+    _finish(results, report_path, None)
+
+
+def _confirm(built, yes: bool) -> None:
+    if yes or not built.has_changes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError("not applying without confirmation: no terminal to ask on; pass --yes to apply")
+    if not click.confirm("Apply these changes?", default=False, err=True):
+        raise InputError("not applied: cancelled at the prompt")
+
+
+def _apply_with_progress(built, client, *, quiet: bool, **options):
+    """Apply with a progress bar on a terminal; Ctrl-C finishes the batches in flight, then stops."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        if quiet or not sys.stderr.isatty() or not built.has_changes:
+            return apply_plan(built, client, should_stop=stop.is_set, **options)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("applying"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]} rows/s"), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("apply", total=len(built.actions), rate="-")
+
+            def advance(progress) -> None:
+                elapsed = bar.tasks[0].elapsed or 0
+                rate = f"{progress.done / elapsed:,.0f}" if elapsed else "-"
+                bar.update(task, completed=progress.done, rate=rate)
+
+            return apply_plan(built, client, should_stop=stop.is_set, on_progress=advance, **options)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _finish(results, report_path, write_back_source) -> None:
+    click.echo(report.render_results(results))
+    if report_path:
+        report.write_results(results, Path(report_path))
+        click.echo(f"Report written to {report_path}")
+    if write_back_source:
+        write_back(results, write_back_source)
+        click.echo(f"Results written back to {write_back_source}")
+    sys.exit(results.exit_code)
 
 
 def main() -> None:

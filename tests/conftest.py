@@ -17,3 +17,12 @@ def sandbox():
 
     with Sandbox() as portal:
         yield portal
+
+
+@pytest.fixture
+def client(sandbox):
+    """A HubSpotClient on the sandbox portal, with short backoffs so retry tests stay quick."""
+    from syncer.hubspot import HubSpotClient
+
+    with HubSpotClient(sandbox.base_url, sandbox.token, backoff_base=0.02, max_retry_time=30) as hubspot:
+        yield hubspot

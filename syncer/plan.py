@@ -1,0 +1,322 @@
+"""The diff planner: canonical local rows + canonical remote records → a Plan. Pure: no I/O, no clock.
+
+A Plan is a value. `syncer plan` renders it and `syncer apply` executes the same value, so a dry run
+shows exactly what a real run sends. Its tables are wide and aligned on one index, the action number:
+
+- `actions`: one line per action — sheet row (NA for an archive), key, kind, record id, the record's
+  `updatedAt` when planned, and a message for errors and skips;
+- `after`: per action and property, the value to send (`""` clears) or None when nothing is sent;
+- `before`: the remote value of each property that `after` sends, for review and undo.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import pandas as pd
+
+from syncer.errors import InputError
+
+BATCH_SIZE = 100  # HubSpot's limit on inputs per batch call
+PLAN_FILE_VERSION = 1
+ACTION_COLUMNS = ["row", "key", "action", "record_id", "updated_at", "message"]
+
+
+class Mode(str, Enum):
+    UPSERT = "upsert"  # create missing records, update changed ones
+    UPDATE = "update"  # never create
+    CREATE = "create"  # never update
+    MIRROR = "mirror"  # upsert, and archive records the sheet no longer has
+
+
+class ActionKind(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    ARCHIVE = "archive"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+WRITES = (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.ARCHIVE)
+
+
+@dataclass(frozen=True)
+class Plan:
+    object_type: str
+    id_property: str
+    mode: Mode
+    properties: list[str]
+    actions: pd.DataFrame
+    after: pd.DataFrame
+    before: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Actions per kind, every kind present (zero when absent), in ActionKind order."""
+        found = self.actions["action"].value_counts()
+        return {kind.value: int(found.get(kind.value, 0)) for kind in ActionKind}
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions["action"].isin([k.value for k in WRITES]).any())
+
+    def of_kind(self, kind: ActionKind) -> pd.Index:
+        return self.actions.index[self.actions["action"] == kind.value]
+
+    def batches(self, kind: ActionKind, size: int = BATCH_SIZE) -> Iterator[pd.Index]:
+        """The action numbers of one kind, in chunks of at most `size` (HubSpot's batch limit)."""
+        numbers = self.of_kind(kind)
+        for start in range(0, len(numbers), size):
+            yield numbers[start : start + size]
+
+    def changed_properties(self, number: int) -> dict[str, tuple[str | None, str]]:
+        """property → (before, after) for the properties action `number` sends."""
+        after = self.after.loc[number]
+        sent = after[after.notna()]
+        return {prop: (_value(self.before.at[number, prop]), value) for prop, value in sent.items()}
+
+    def select(self, numbers) -> Plan:
+        """The same plan restricted to some action numbers (an approval, a retry, a replan)."""
+        keep = pd.Index(numbers)
+        return Plan(self.object_type, self.id_property, self.mode, self.properties,
+                    self.actions.loc[keep], self.after.loc[keep], self.before.loc[keep], dict(self.meta))
+
+
+def build(
+    local: pd.DataFrame,
+    remote: pd.DataFrame,
+    *,
+    object_type: str,
+    id_property: str,
+    mode: Mode | str = Mode.UPSERT,
+    blank_cells: str = "keep",
+    row_errors: dict[int, str] | None = None,
+    max_archive_fraction: float = 1.0,
+    allow_mass_archive: bool = False,
+    meta: dict | None = None,
+) -> Plan:
+    """Join local rows and remote records on the id property and decide one action per row.
+
+    `local`: index = the sheet's row numbers, one column per property (the id property included),
+    canonical strings or None for a blank cell. `remote`: index = the id property's canonical value,
+    columns `id`, `updated_at` and the properties, canonical strings or None. `row_errors`: row →
+    message for rows whose cells could not be converted; they become error actions.
+    """
+    mode = Mode(mode)
+    properties = [p for p in local.columns if p != id_property]
+    keys = local[id_property].astype(object)
+    keys = keys.where(keys.notna(), None)
+    errors = _key_errors(keys, id_property)
+    for row, message in (row_errors or {}).items():
+        if row in errors.index:
+            errors[row] = message if pd.isna(errors[row]) else f"{errors[row]}; {message}"
+    valid = errors.isna()
+    rows = _plan_rows(local[valid], remote, properties, id_property, mode, blank_cells)
+    error_rows = _error_rows(local[~valid], errors[~valid], id_property, properties)
+    parts = [rows, error_rows]
+    if mode is Mode.MIRROR:
+        archives = _archive_rows(remote, set(keys.dropna()), properties)
+        _check_archive_share(len(archives[0]), len(remote), valid.sum(), max_archive_fraction,
+                             allow_mass_archive)
+        parts.append(archives)
+    actions, after, before = (pd.concat([p[i] for p in parts], ignore_index=True) for i in range(3))
+    # Sheet order; archives (no row) last. Rows are unique, so one numeric key sorts them.
+    order = np.argsort(actions["row"].fillna(np.inf).to_numpy(dtype=float), kind="stable")
+    actions, after, before = (t.take(order).reset_index(drop=True) for t in (actions, after, before))
+    actions["row"] = actions["row"].astype("Int64")
+    return Plan(object_type, id_property, mode, properties, actions, after, before, dict(meta or {}))
+
+
+def _value(cell):
+    """None for any of pandas' missing markers, else the cell."""
+    return None if pd.isna(cell) else cell
+
+
+def _key_errors(keys: pd.Series, id_property: str) -> pd.Series:
+    """Per row, why its key cannot be used (blank, or shared with other rows), else NA."""
+    errors = pd.Series(None, index=keys.index, dtype=object)
+    errors[keys.isna()] = f"no value for the id property {id_property}"
+    duplicated = keys.notna() & keys.duplicated(keep=False)
+    if duplicated.any():
+        rows_by_key = keys[duplicated].groupby(keys[duplicated]).groups
+        for key, rows in rows_by_key.items():
+            listed = ", ".join(str(r) for r in rows)
+            errors[rows] = f"{id_property} {key!r} appears on more than one row ({listed})"
+    return errors
+
+
+def _plan_rows(local, remote, properties, id_property, mode, blank_cells):
+    keys = local[id_property].astype(object)
+    matched = remote.reindex(keys.to_numpy())
+    matched.index = local.index
+    exists = matched["id"].notna()
+    after, before, changed = _diff(local, matched, properties, exists, blank_cells)
+    kind = np.select(
+        [~exists, changed],
+        [ActionKind.CREATE.value, ActionKind.UPDATE.value],
+        ActionKind.UNCHANGED.value,
+    )
+    kind, message = _apply_mode(pd.Series(kind, index=local.index, dtype=object), mode, id_property, keys)
+    silent = ~kind.isin([ActionKind.CREATE.value, ActionKind.UPDATE.value])
+    after.loc[silent] = None
+    before.loc[silent] = None
+    actions = pd.DataFrame({
+        "row": local.index.to_numpy(),
+        "key": keys.to_numpy(),
+        "action": kind.to_numpy(),
+        "record_id": matched["id"].to_numpy(),
+        "updated_at": matched["updated_at"].to_numpy(),
+        "message": message.to_numpy(),
+    }, columns=ACTION_COLUMNS)
+    return actions, after.reset_index(drop=True), before.reset_index(drop=True)
+
+
+def _diff(local, matched, properties, exists, blank_cells):
+    """Values to send and the values they replace, per row and property (None where nothing is sent),
+    and whether each row sends anything."""
+    after, before = {}, {}
+    changed = np.zeros(len(local), dtype=bool)
+    none = np.full(len(local), None, dtype=object)
+    exists = exists.to_numpy()
+    for prop in properties:
+        mine = local[prop].to_numpy(dtype=object)
+        theirs = matched[prop].to_numpy(dtype=object) if prop in matched else none
+        has_mine = ~pd.isna(mine)
+        has_theirs = ~pd.isna(theirs)
+        differs = has_mine & ((~has_theirs) | (mine != theirs))
+        send = np.where(differs, mine, None)
+        if blank_cells == "clear":
+            clear = ~has_mine & has_theirs & exists
+            send = np.where(clear, "", send)
+            differs |= clear
+        changed |= differs
+        after[prop] = send
+        before[prop] = np.where(differs & has_theirs, theirs, None)
+    frame = lambda columns: pd.DataFrame(columns, index=local.index, columns=properties, dtype=object)
+    return frame(after), frame(before), pd.Series(changed, index=local.index)
+
+
+def _apply_mode(kind: pd.Series, mode: Mode, id_property: str, keys: pd.Series):
+    """Turn actions the mode forbids into skips, with the reason a person needs."""
+    message = pd.Series(None, index=kind.index, dtype=object)
+    if mode is Mode.UPDATE:
+        blocked = kind == ActionKind.CREATE.value
+        message[blocked] = "no record with this " + id_property + " in HubSpot; mode update never creates"
+    elif mode is Mode.CREATE:
+        blocked = kind.isin([ActionKind.UPDATE.value, ActionKind.UNCHANGED.value])
+        message[blocked] = "a record with this " + id_property + " exists in HubSpot; mode create never updates"
+    else:
+        return kind, message
+    kind = kind.where(~blocked, ActionKind.SKIP.value)
+    return kind, message
+
+
+def _error_rows(local, errors, id_property, properties):
+    actions = pd.DataFrame({
+        "row": local.index.to_numpy(),
+        "key": local[id_property].to_numpy(),
+        "action": ActionKind.ERROR.value,
+        "record_id": None,
+        "updated_at": None,
+        "message": errors.to_numpy(),
+    }, columns=ACTION_COLUMNS)
+    empty = pd.DataFrame(None, index=range(len(local)), columns=properties, dtype=object)
+    return actions, empty, empty.copy()
+
+
+def _archive_rows(remote, local_keys, properties):
+    gone = remote[~remote.index.isin(list(local_keys))]
+    actions = pd.DataFrame({
+        "row": pd.NA,
+        "key": gone.index.to_numpy(),
+        "action": ActionKind.ARCHIVE.value,
+        "record_id": gone["id"].to_numpy(),
+        "updated_at": gone["updated_at"].to_numpy(),
+        "message": None,
+    }, columns=ACTION_COLUMNS)
+    empty = pd.DataFrame(None, index=range(len(gone)), columns=properties, dtype=object)
+    return actions, empty, empty.copy()
+
+
+def _check_archive_share(archives, records, valid_rows, max_fraction, allowed):
+    """Mirror mode's guard: an empty or truncated sheet must not wipe the object."""
+    if archives == 0 or allowed:
+        return
+    if valid_rows == 0:
+        raise InputError(
+            f"mirror mode would archive all {archives} records because the sheet has no usable rows; "
+            "nothing was sent. Check the source file")
+    if archives > max_fraction * records:
+        raise InputError(
+            f"mirror mode would archive {archives} of {records} records ({archives / records:.0%}), "
+            f"more than max_archive_fraction {max_fraction:.0%}; nothing was sent. Check the sheet, "
+            "or pass --allow-mass-archive if that is intended")
+
+
+# --- plan files --------------------------------------------------------------------------------
+
+
+def to_json(plan: Plan) -> dict:
+    """The plan as a versioned JSON document (`syncer plan -o plan.json`)."""
+    actions = []
+    for number, line in enumerate(plan.actions.itertuples(index=False)):
+        entry = {
+            "row": None if pd.isna(line.row) else int(line.row),
+            "key": _value(line.key),
+            "action": line.action,
+            "record_id": _value(line.record_id),
+            "updated_at": _value(line.updated_at),
+        }
+        if not pd.isna(line.message):
+            entry["message"] = line.message
+        changes = plan.changed_properties(number) if line.action in ("create", "update") else {}
+        if changes:
+            entry["changes"] = {p: {"before": b, "after": a} for p, (b, a) in changes.items()}
+        actions.append(entry)
+    return {
+        "syncer_plan": PLAN_FILE_VERSION,
+        **plan.meta,
+        "object_type": plan.object_type,
+        "id_property": plan.id_property,
+        "mode": plan.mode.value,
+        "properties": plan.properties,
+        "counts": plan.counts(),
+        "actions": actions,
+    }
+
+
+def from_json(document: dict, source: str = "plan file") -> Plan:
+    """Read back a plan written by to_json, refusing versions this syncer does not know."""
+    version = document.get("syncer_plan") if isinstance(document, dict) else None
+    if version != PLAN_FILE_VERSION:
+        raise InputError(f"{source}: not a syncer plan file of version {PLAN_FILE_VERSION} "
+                         f"(found {version!r}); make it again with `syncer plan -o`")
+    try:
+        properties = list(document["properties"])
+        entries = document["actions"]
+        actions = pd.DataFrame([{c: e.get(c) for c in ACTION_COLUMNS} for e in entries],
+                               columns=ACTION_COLUMNS)
+        after = pd.DataFrame(None, index=actions.index, columns=properties, dtype=object)
+        before = after.copy()
+        for number, entry in enumerate(entries):
+            for prop, change in (entry.get("changes") or {}).items():
+                after.at[number, prop] = change["after"]
+                before.at[number, prop] = change["before"]
+        actions["row"] = actions["row"].astype("Int64")
+        actions = actions.astype({c: object for c in ACTION_COLUMNS if c != "row"})
+        meta = {k: v for k, v in document.items()
+                if k not in ("syncer_plan", "object_type", "id_property", "mode", "properties",
+                             "counts", "actions")}
+        return Plan(document["object_type"], document["id_property"], Mode(document["mode"]),
+                    properties, actions, after, before, meta)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{source}: the plan file is damaged ({exc}); make it again with `syncer plan -o`") from None
+
+
+def dumps(plan: Plan) -> str:
+    return json.dumps(to_json(plan), ensure_ascii=False, indent=1)

@@ -1,0 +1,137 @@
+"""The planner alone: pure values in, a Plan out. No server needed (plan.build does no I/O)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from syncer import plan
+from syncer.errors import InputError
+from syncer.plan import ActionKind, Mode
+
+
+def local_rows(*rows, start=2):
+    """Sheet rows as canonical values: (vin, price, color) tuples, numbered from sheet row 2."""
+    frame = pd.DataFrame(rows, columns=["vin", "price", "color"], dtype=object)
+    frame.index = range(start, start + len(rows))
+    return frame
+
+
+def remote_records(*records):
+    """HubSpot's side: (vin, id, updated_at, price, color) tuples."""
+    frame = pd.DataFrame(records, columns=["vin", "id", "updated_at", "price", "color"], dtype=object)
+    return frame.set_index("vin")
+
+
+REMOTE = remote_records(("A", "101", "t1", "10", "red"), ("B", "102", "t2", "20", None),
+                        ("Z", "109", "t9", "90", "blue"))
+
+
+def build(local, remote=REMOTE, **options):
+    return plan.build(local, remote, object_type="2-3465404", id_property="vin", **options)
+
+
+def kinds(built):
+    return dict(zip(built.actions["key"].fillna("∅"), built.actions["action"]))
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("upsert", {"A": "unchanged", "B": "update", "C": "create"}),
+        ("update", {"A": "unchanged", "B": "update", "C": "skip"}),
+        ("create", {"A": "skip", "B": "skip", "C": "create"}),
+        ("mirror", {"A": "unchanged", "B": "update", "C": "create", "Z": "archive"}),
+    ],
+    ids=["upsert", "update", "create", "mirror"],
+)
+def test_each_mode_decides_one_action_per_row(mode, expected):
+    local = local_rows(("A", "10", "red"), ("B", "25", None), ("C", "30", "green"))
+    built = build(local, mode=mode, max_archive_fraction=1.0)
+    assert kinds(built) == expected
+    assert built.mode is Mode(mode)
+
+
+def test_update_carries_only_changed_properties_with_before_and_after():
+    built = build(local_rows(("B", "25", "blue")))
+    assert built.changed_properties(0) == {"price": ("20", "25"), "color": (None, "blue")}
+    assert built.actions.at[0, "record_id"] == "102"
+    assert built.actions.at[0, "updated_at"] == "t2"
+
+
+def test_create_sends_every_non_blank_value_and_no_before():
+    built = build(local_rows(("C", "30", None)))
+    assert built.changed_properties(0) == {"price": (None, "30")}
+
+
+@pytest.mark.parametrize(("blank_cells", "expected"), [("keep", {}), ("clear", {"color": ("red", "")})],
+                         ids=["keep", "clear"])
+def test_blank_cells_keep_or_clear_the_remote_value(blank_cells, expected):
+    built = build(local_rows(("A", "10", None)), blank_cells=blank_cells)
+    assert built.changed_properties(0) == expected
+    assert built.actions.at[0, "action"] == ("unchanged" if not expected else "update")
+
+
+def test_every_row_of_a_duplicated_key_is_an_error_naming_the_rows():
+    built = build(local_rows(("A", "1", None), ("C", "2", None), ("A", "3", None)))
+    errors = built.actions[built.actions["action"] == "error"]
+    assert list(errors["row"]) == [2, 4]
+    assert set(errors["message"]) == {"vin 'A' appears on more than one row (2, 4)"}
+    assert kinds(built)["C"] == "create"
+
+
+def test_a_missing_key_and_a_bad_cell_are_errors_and_never_sent():
+    built = build(local_rows((None, "1", None), ("B", "2", None)), row_errors={3: 'column "Price": bad'})
+    assert list(built.actions["action"]) == ["error", "error"]
+    assert list(built.actions["message"]) == ["no value for the id property vin", 'column "Price": bad']
+    assert not built.has_changes
+
+
+def test_mirror_refuses_to_archive_more_than_the_allowed_share():
+    local = local_rows(("A", "10", "red"))
+    with pytest.raises(InputError, match=r"archive 2 of 3 records \(67%\).*--allow-mass-archive"):
+        build(local, mode="mirror", max_archive_fraction=0.5)
+    allowed = build(local, mode="mirror", max_archive_fraction=0.5, allow_mass_archive=True)
+    assert plan.Plan.counts(allowed)["archive"] == 2
+
+
+def test_mirror_with_no_usable_row_never_archives():
+    with pytest.raises(InputError, match="no usable rows"):
+        build(local_rows((None, "1", None)), mode="mirror", max_archive_fraction=1.0)
+
+
+def test_rows_with_errors_still_protect_their_records_from_mirror_archive():
+    built = build(local_rows(("A", "x", None), ("Z", "1", None)), mode="mirror",
+                  row_errors={2: "bad"}, max_archive_fraction=1.0)
+    assert kinds(built) == {"A": "error", "Z": "update", "B": "archive"}
+
+
+def test_batches_hold_at_most_100_actions():
+    local = local_rows(*[(f"K{i}", "1", None) for i in range(250)])
+    sizes = [len(b) for b in build(local).batches(ActionKind.CREATE)]
+    assert sizes == [100, 100, 50]
+
+
+def test_plan_file_round_trips_and_is_versioned():
+    built = build(local_rows(("A", "10", None), ("B", "25", "blue"), ("C", "1", None), (None, "1", None)),
+                  blank_cells="clear", meta={"source": "cars.csv"})
+    document = plan.to_json(built)
+    assert document["syncer_plan"] == plan.PLAN_FILE_VERSION
+    assert document["source"] == "cars.csv"
+    again = plan.from_json(document)
+    assert plan.to_json(again) == document
+    assert again.changed_properties(1) == built.changed_properties(1)
+
+
+@pytest.mark.parametrize("document", [{}, {"syncer_plan": 99}, {"syncer_plan": 1, "actions": 3}, []],
+                         ids=["empty", "future-version", "damaged", "not-an-object"])
+def test_unreadable_plan_files_are_refused_with_a_fix(document):
+    with pytest.raises(InputError, match="syncer plan -o"):
+        plan.from_json(document, source="old.json")
+
+
+def test_select_keeps_only_the_chosen_actions():
+    built = build(local_rows(("B", "25", None), ("C", "1", None)))
+    chosen = built.select([1])
+    assert list(chosen.actions["key"]) == ["C"]
+    assert chosen.changed_properties(1) == {"price": (None, "1")}
