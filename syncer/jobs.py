@@ -68,13 +68,55 @@ def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
                   allow_mass_archive: bool = False) -> Plan:
     m = prepared.mapping
     mode = Mode(mode or m.sync.mode)
-    local = prepared.local.frame[prepared.mapped_properties]
+    local = prepared.local.frame[prepared.mapped_properties].copy()
     remote = read_remote(prepared, client, mirror=mode is Mode.MIRROR)
+    row_errors = _row_errors(prepared.local)
+    meta = _plan_meta(prepared, client)
+    if m.associations:
+        meta["associations"] = _plan_associations(prepared, client, local, remote, row_errors)
     return plan.build(
         local, remote, object_type=prepared.object_type.object_type_id, id_property=m.id_property,
-        mode=mode, blank_cells=m.sync.blank_cells, row_errors=_row_errors(prepared.local),
+        mode=mode, blank_cells=m.sync.blank_cells, row_errors=row_errors,
         max_archive_fraction=m.sync.max_archive_fraction, allow_mass_archive=allow_mass_archive,
-        meta=_plan_meta(prepared, client))
+        meta=meta)
+
+
+def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: pd.DataFrame,
+                       row_errors: dict[int, str]) -> dict[str, dict]:
+    """Add each association column to `local` and `remote` as a pseudo-property whose value is the
+    target record id, so the planner diffs it like any property. Returns what the executor needs."""
+    described = {}
+    keys = local[prepared.mapping.id_property]
+    for spec in prepared.mapping.associations:
+        name = values.ASSOCIATION_PREFIX + spec.column
+        if name not in prepared.local.frame:
+            continue
+        to_type = client.object_type(spec.to)
+        kind = client.association_spec(prepared.object_type, to_type, spec.label)
+        wanted = _association_targets(prepared.local.frame[name], spec, client, to_type, row_errors)
+        local[name] = wanted
+        desired = dict(zip(keys[wanted.notna()], wanted[wanted.notna()]))
+        current = client.batch_read_associations(prepared.object_type, to_type, remote["id"].dropna())
+        remote[name] = [_current_target(current.get(record_id, []), kind.type_id, desired.get(key))
+                        for key, record_id in zip(remote.index, remote["id"])]
+        described[name] = {"to": to_type.object_type_id, "type_id": kind.type_id, "column": spec.column}
+    return described
+
+
+def _association_targets(cells: pd.Series, spec, client, to_type, row_errors: dict[int, str]) -> pd.Series:
+    """Target record id per row, found by the spec's match property; unknown targets are row errors."""
+    found = client.batch_read(to_type, cells.dropna().unique(), id_property=spec.match)
+    targets = cells.map(lambda value: found[value].id if value in found else None).astype(object)
+    for row, value in cells[cells.notna() & targets.isna()].items():
+        problem = f'column "{spec.column}": no {spec.to} record with {spec.match} {value!r}'
+        row_errors[row] = f"{row_errors[row]}; {problem}" if row in row_errors else problem
+    return targets.where(targets.notna(), None)
+
+
+def _current_target(associations, type_id: int, desired: str | None) -> str | None:
+    """The record's current target under this association type: the desired one if linked, else any."""
+    linked = [a.to_id for a in associations if type_id in a.type_ids]
+    return desired if desired in linked else (linked[0] if linked else None)
 
 
 def read_remote(prepared: Prepared, client, *, mirror: bool = False) -> pd.DataFrame:

@@ -264,7 +264,9 @@ def _check_archive_share(archives, records, valid_rows, max_fraction, allowed):
 def to_json(plan: Plan) -> dict:
     """The plan as a versioned JSON document (`syncer plan -o plan.json`)."""
     actions = []
-    for number, line in enumerate(plan.actions.itertuples(index=False)):
+    after = plan.after.to_numpy(dtype=object)
+    before = plan.before.to_numpy(dtype=object)
+    for position, line in enumerate(plan.actions.itertuples(index=False)):
         entry = {
             "row": None if pd.isna(line.row) else int(line.row),
             "key": _value(line.key),
@@ -274,9 +276,10 @@ def to_json(plan: Plan) -> dict:
         }
         if not pd.isna(line.message):
             entry["message"] = line.message
-        changes = plan.changed_properties(number) if line.action in ("create", "update") else {}
+        changes = {prop: {"before": _value(b), "after": a}
+                   for prop, a, b in zip(plan.properties, after[position], before[position]) if not pd.isna(a)}
         if changes:
-            entry["changes"] = {p: {"before": b, "after": a} for p, (b, a) in changes.items()}
+            entry["changes"] = changes
         actions.append(entry)
     return {
         "syncer_plan": PLAN_FILE_VERSION,

@@ -55,12 +55,17 @@ def _describe(plan: Plan, number: int) -> str:
     head = f"  {where}  {line['key']}"
     if line["action"] in (ActionKind.SKIP.value, ActionKind.ERROR.value):
         return f"{head}: {line['message']}"
-    changes = plan.changed_properties(number)
+    changes = {_name(p): change for p, change in plan.changed_properties(number).items()}
     if line["action"] == ActionKind.CREATE.value:
         return head + ": " + ", ".join(f"{p}={_show(a)}" for p, (_, a) in changes.items())
     if line["action"] == ActionKind.UPDATE.value:
         return head + ": " + "; ".join(f"{p}: {_show(b)} → {_show(a)}" for p, (b, a) in changes.items())
     return head
+
+
+def _name(prop: str) -> str:
+    """Association pseudo-properties read as their column and the linked record's id."""
+    return f"{prop.removeprefix('assoc:')} (record id)" if prop.startswith("assoc:") else prop
 
 
 def _show(value) -> str:

@@ -178,7 +178,8 @@ def test_a_value_too_long_for_hubspot_fails_its_row_before_sending(run, project,
     assert len(cars(client)) == 149
     [failed] = [r for r in sheet_rows(project / "r.csv") if r["outcome"] == "failed"]
     assert failed["row"] == "122" and failed["error_category"] == "INVALID_INPUT"
-    sent = [i["id"] for e in write_requests(sandbox) for i in e.body["inputs"]]
+    sent = [i["id"] for e in write_requests(sandbox) if e.path.endswith("/batch/upsert")
+            for i in e.body["inputs"]]
     assert rows[120]["VIN"] not in sent and len(sent) == 149
 
 
@@ -244,3 +245,38 @@ def test_results_report_has_one_line_per_row(run, project, suffix):
         assert sheet.auto_filter.ref and sheet.freeze_panes == "A2"
         rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 300
+
+
+def owners(client, vins):
+    records = cars(client)
+    links = client.batch_read_associations(CARS, "contacts", [records[v].id for v in vins])
+    emails = {r.id: r.properties["email"] for r in client.list_records("contacts", properties=["email"])}
+    return {v: sorted(emails[a.to_id] for a in links[records[v].id]) for v in vins}
+
+
+def test_association_columns_link_each_row_and_follow_edits(run, project, client):
+    path = project / "sample_data" / "cars.csv"
+    rows = sheet_rows(path)[:3]
+    write_sheet(path, rows)
+    assert run("push", "mappings/cars.yaml", "--source", "sample_data/cars.csv", "--yes").exit_code == 0
+    vins = [r["VIN"] for r in rows]
+    assert owners(client, vins) == {r["VIN"]: [r["Owner email"]] for r in rows}
+    rows[0]["Owner email"] = "Tara.Walsh@example.com"  # emails match whatever their case
+    write_sheet(path, rows)
+    changed = run("push", "mappings/cars.yaml", "--source", "sample_data/cars.csv", "--yes")
+    assert changed.exit_code == 0, changed.output
+    assert "update 1" in changed.output and "Owner email (record id)" in changed.output
+    assert owners(client, vins)[vins[0]] == ["tara.walsh@example.com"]
+    assert "unchanged 3" in run("plan", "mappings/cars.yaml", "--source", "sample_data/cars.csv").output
+
+
+def test_an_unknown_association_target_fails_only_its_row(run, project, client):
+    path = project / "sample_data" / "cars.csv"
+    rows = sheet_rows(path)[:3]
+    rows[1]["Owner email"] = "nobody@example.com"
+    write_sheet(path, rows)
+    result = run("push", "mappings/cars.yaml", "--source", "sample_data/cars.csv", "--yes")
+    assert result.exit_code == 1
+    assert "row 3" in result.output
+    assert "no contacts record with email 'nobody@example.com'" in result.output
+    assert len(cars(client)) == 2

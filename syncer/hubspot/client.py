@@ -268,9 +268,9 @@ class HubSpotClient:
     def _association_type_id(self, from_type, to_type, association_type: int | str) -> int:
         if isinstance(association_type, int) or str(association_type).isdigit():
             return int(association_type)
-        return self._association_spec(from_type, to_type, association_type).type_id
+        return self.association_spec(from_type, to_type, association_type).type_id
 
-    def _association_spec(self, from_type, to_type, association_type: int | str) -> AssociationType:
+    def association_spec(self, from_type, to_type, association_type: int | str) -> AssociationType:
         """The association type named by a typeId or a label, with the category v4 inputs need."""
         kinds = [AssociationType.from_json(spec) for spec in self.association_labels(from_type, to_type)]
         between = f"from {self.object_type(from_type).name} to {self.object_type(to_type).name}"
@@ -342,7 +342,7 @@ class HubSpotClient:
         pairs = list(pairs)
         if not pairs:
             return []
-        kind = self._association_spec(from_type, to_type, association_type)
+        kind = self.association_spec(from_type, to_type, association_type)
         types = [{"associationCategory": kind.category, "associationTypeId": kind.type_id}]
         return self._link("associate", "create", from_type, to_type, pairs, types)
 
@@ -355,7 +355,7 @@ class HubSpotClient:
         pairs = list(pairs)
         if not pairs or association_type is None:
             return self._link("disassociate", "archive", from_type, to_type, pairs, [])
-        kind = self._association_spec(from_type, to_type, association_type)
+        kind = self.association_spec(from_type, to_type, association_type)
         types = [{"associationCategory": kind.category, "associationTypeId": kind.type_id}]
         return self._link("disassociate", "labels/archive", from_type, to_type, pairs, types)
 
