@@ -6,8 +6,8 @@ The sandbox runs as its own process (`syncer sandbox serve --rate-limit R`), so 
 the engine's interpreter. A first push creates every row; a second, after changing `--changes`
 rows, updates only those. For each, the calls HubSpot saw are compared with the exact count a
 push should cost, ceil(rows/100) batch reads plus ceil(writes/100) writes (+2 set-up calls for the
-schema and the properties), and the wall time with calls / (R per 10 s), the floor the rate
-limit sets.
+schema and the properties), and the wall time with calls / (R per 10 s), the time the rate limit
+sets for that many calls (a fresh window lets the first R through at once, so a run can beat it).
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def make_sheet(folder: Path, rows: int, changed: int = 0) -> Path:
             writer.writerow(row)
     mapping = folder / "cars.yaml"
     text = (REPO / "mappings" / "cars.yaml").read_text()
-    mapping.write_text(text.replace("source: ../sample_data/cars.xlsx", "source: cars.csv")
-                       .replace("sheet: Inventory\n", ""))
+    text = text.replace("source: ../sample_data/cars.xlsx", "source: cars.csv").replace("sheet: Inventory\n", "")
+    # properties only: association columns cost their own reads and links, measured apart
+    mapping.write_text(text.split("associations:")[0] + "sync:" + text.split("sync:")[1])
     return mapping
 
 
@@ -97,6 +98,7 @@ def main() -> None:
             assert counts["created"] == args.rows, counts
             report(f"first push of {args.rows:,} rows", args.rows, args.rows, seconds, calls, args.rate)
             make_sheet(folder, args.rows, changed=args.changes)
+            time.sleep(10)  # let the portal's rolling 10 s window drain, so each push starts alike
             seconds, calls, counts = push(mapping, base_url, args.rate)
             assert counts["updated"] == args.changes, counts
             report(f"re-push with {args.changes:,} changed", args.rows, args.changes, seconds, calls, args.rate)
