@@ -451,6 +451,7 @@ def _write_xlsx(frame: pd.DataFrame, path: Path, sheet_name: str) -> None:
 
 def write_sheets(sheets: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     """Several frames as the sheets of one xlsx workbook, each styled as `write` styles one."""
+    _check_folder(Path(path))  # before openpyxl starts streaming rows it could not finish
     workbook = openpyxl.Workbook(write_only=True)
     for name, frame in sheets.items():
         _fill_sheet(workbook.create_sheet(name), frame)
@@ -515,13 +516,23 @@ def column_widths(frame: pd.DataFrame, *, sample: int = 200) -> list[float]:
     return widths
 
 
+def _check_folder(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: cannot write here (no folder {path.parent})")
+
+
 def _atomic_write(path: Path, save) -> None:
     """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         save(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write it ({exc.strerror or exc})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
