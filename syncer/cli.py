@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 import click
 
-from syncer import __version__
-from syncer import report
+from syncer import __version__, report
+from syncer.hubspot import HubSpotClient, PortalInfo
+from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, TOKEN_VAR, resolve_target
 from syncer.errors import InputError, SyncerError
 from syncer.jobs import apply_plan, build_plan, check_portal, load_plan, save_plan, write_back
 from syncer.plan import Mode, dumps as plan_dumps
@@ -84,13 +88,6 @@ def sandbox_serve(host, port, db_path, token, rate_limit, faults, fault_seed, no
 
 
 # --- portal: the launcher every portal command uses, and `syncer info` ----------------------------
-
-from contextlib import contextmanager  # noqa: E402  (kept in this section: one edit, no merge churn)
-from pathlib import Path  # noqa: E402
-from typing import Iterator  # noqa: E402
-
-from syncer.hubspot import HubSpotClient, PortalInfo  # noqa: E402
-from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, TOKEN_VAR, resolve_target  # noqa: E402
 
 SANDBOX_STATE = Path(".syncer") / "sandbox.sqlite"
 
