@@ -1,0 +1,112 @@
+"""Two-way sync at scale: API calls and wall time of a re-sync with 0, k, K changes, beside a full push.
+
+    python benchmarks/bench_sync.py --rows 100000 --changes 0,100,1000
+
+A CSV of N cars (the sample's rows with fresh VINs) is synced once against a sandbox portal (SQLite
+file, rate limit off, so times show syncer's own work plus loopback HTTP). Then, for each k: k/2
+prices edited in the sheet and k/2 in HubSpot, and a `sync` is timed; the baseline is a full
+`push` of the same sheet (batch reads of every key, then the writes). Each sync is followed by a
+settling sync, which reads the records the previous one wrote back once (their updatedAt is only
+known to HubSpot), and its cost is shown too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from syncer.hubspot import HubSpotClient  # noqa: E402
+from syncer.jobs import apply_plan, build_plan  # noqa: E402
+from syncer.sandbox import Sandbox  # noqa: E402
+from syncer.sync import sync  # noqa: E402
+
+CARS = "2-3465404"
+
+
+def make_project(folder: Path, rows: int) -> tuple[Path, Path]:
+    with open(REPO / "sample_data" / "cars.csv", newline="", encoding="utf-8") as f:
+        sample = list(csv.DictReader(f))
+    sheet = folder / "cars.csv"
+    with open(sheet, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(sample[0]))
+        writer.writeheader()
+        for i in range(rows):
+            writer.writerow({**sample[i % len(sample)], "VIN": f"BENCH{i:012d}", "Owner email": ""})
+    text = (REPO / "mappings" / "cars.yaml").read_text()
+    text = text.replace("source: ../sample_data/cars.xlsx", "source: cars.csv").replace("sheet: Inventory\n", "")
+    text = text[:text.index("associations:")] + text[text.index("sync:"):]  # sync leaves associations alone
+    mapping = folder / "cars.yaml"
+    mapping.write_text(text)
+    return mapping, sheet
+
+
+def edit_sheet(sheet: Path, count: int, round_: int) -> None:
+    with open(sheet, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for i in range(count):
+        rows[(i * 7919) % len(rows)]["Listing price"] = str(50_000 + round_ * 1000 + i)
+    with open(sheet, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def edit_hubspot(client, rows: int, count: int, round_: int) -> None:
+    vins = [f"BENCH{(i * 104729 + 1) % rows:012d}" for i in range(count)]
+    inputs = [{"id": vin, "properties": {"mileage": str(round_ * 10_000 + i)}} for i, vin in enumerate(vins)]
+    if inputs:
+        client.batch_update(CARS, inputs, id_property="vin")
+
+
+def timed(label: str, function):
+    started = time.perf_counter()
+    value = function()
+    return label, time.perf_counter() - started, value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--changes", default="0,100,1000", help="comma-separated k values")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    mapping, sheet = make_project(folder, args.rows)
+    lines = []
+    with Sandbox(db_path=folder / "portal.sqlite", rate_limit=10_000_000, search_rate_limit=10_000_000) as portal, \
+            HubSpotClient(portal.base_url, portal.token, default_rate_limit=(10_000_000, 10_000)) as client:
+        label, seconds, result = timed("first sync (push all, take the snapshot)", lambda: sync(mapping, client))
+        lines.append((label, result.calls, seconds))
+        label, seconds, result = timed("settling sync (reads the first sync's writes back)",
+                                       lambda: sync(mapping, client, margin_seconds=0))
+        lines.append((label, result.calls, seconds))
+        for round_, k in enumerate(int(c) for c in args.changes.split(",")):
+            edit_sheet(sheet, k // 2, round_)
+            edit_hubspot(client, args.rows, k - k // 2, round_)
+            label, seconds, result = timed(f"re-sync, {k} changes ({k // 2} sheet, {k - k // 2} HubSpot)",
+                                           lambda: sync(mapping, client, margin_seconds=0))
+            assert result.exit_code == 0 and result.counts["push"] == k // 2, result.counts
+            lines.append((label, result.calls, seconds))
+            label, seconds, result = timed("  its settling sync", lambda: sync(mapping, client, margin_seconds=0))
+            lines.append((label, result.calls, seconds))
+            before = client.calls
+            label, seconds, results = timed("  baseline: full push of the same sheet",
+                                            lambda: apply_plan(build_plan(mapping, client), client))
+            lines.append((label, client.calls - before, seconds))
+    print(f"{args.rows:,} rows; sandbox rate limit off\n")
+    print(f"| {'run':<58} | API calls | wall time |")
+    print(f"| {'-' * 58} | ---: | ---: |")
+    for label, calls, seconds in lines:
+        print(f"| {label:<58} | {calls:,} | {seconds:.1f} s |")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

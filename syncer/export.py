@@ -1,0 +1,264 @@
+"""The pull direction: HubSpot records → a sheet that can be edited and pushed back.
+
+Records are read page by page (list, or search with `--where`) and written in chunks, so memory
+stays bounded whatever the number of records: an xlsx through openpyxl's write-only mode, a CSV by
+appending. Cells are natural (dates as dates, numbers as numbers, options as the mapping's labels),
+under the mapping's column names, plus a `Record ID` column, so the sheet pushes back unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+
+from syncer import mapping, tables, values
+from syncer.errors import InputError
+
+RECORD_ID_COLUMN = "Record ID"
+CHUNK_RECORDS = 10_000  # rows converted and written at a time: pandas' per-call cost vs memory
+
+# `year >= 2020`, `color = red`, `make in Ford,BMW`, `price between 1000 5000`, `owner is set`
+_CONDITION = re.compile(
+    r"^\s*(?P<name>.+?)\s+(?P<op>is\s+not\s+set|is\s+set|not\s+in|in|between|contains|!=|<>|>=|<=|=|==|>|<)"
+    r"(?:\s+(?P<value>.*?))?\s*$", re.IGNORECASE)
+_OPERATORS = {"=": "EQ", "==": "EQ", "!=": "NEQ", "<>": "NEQ", "<": "LT", "<=": "LTE", ">": "GT", ">=": "GTE",
+              "in": "IN", "not in": "NOT_IN", "between": "BETWEEN", "contains": "CONTAINS_TOKEN",
+              "is set": "HAS_PROPERTY", "is not set": "NOT_HAS_PROPERTY"}
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote: where, how many records, under which columns, at what cost in calls."""
+
+    path: Path
+    records: int
+    columns: list[str] = field(default_factory=list)
+    calls: int = 0
+
+
+def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable[str] = (),
+           all_properties: bool = False, archived: bool = False,
+           on_progress: Callable[[int], None] | None = None) -> ExportSummary:
+    """Write the mapping's object to `out` (.xlsx or .csv). `where`: conditions such as
+    `year >= 2020` (AND-ed), sent as search filters; without them every record is listed.
+    `on_progress` receives the number of records written so far, after each chunk."""
+    m = mapping.load(mapping_path)
+    out = Path(out)
+    if out.suffix.lower() not in tables.CSV_SUFFIXES | tables.XLSX_SUFFIXES:
+        raise InputError(f"{out.name}: cannot write {out.suffix!r}; use .csv or .xlsx")
+    calls = getattr(client, "calls", 0)
+    object_type = client.object_type(m.object)
+    properties = client.properties(object_type)
+    problems = [p for p in mapping.check(m, properties) if p.key != "columns" or "id property" not in p.message]
+    if problems:
+        raise InputError("the mapping does not fit the portal:\n" + "\n".join(f"  {p}" for p in problems))
+    filters = [parse_condition(c, m, properties) for c in where]
+    if filters and archived:
+        raise InputError("--where and --archived cannot be combined: HubSpot's search never returns archived records")
+    names = _exported_properties(m, properties, all_properties)
+    if filters:
+        records = client.search(object_type, filters=filters, properties=names)
+    else:
+        records = client.list_records(object_type, properties=names, archived=archived)
+    columns = export_columns(m, names)
+    written = 0
+    with _SheetWriter(out, columns, sheet=m.sheet if isinstance(m.sheet, str) else "Sheet1") as writer:
+        for chunk in _chunks(records, CHUNK_RECORDS):
+            writer.write(record_cells(chunk, m, properties, names, client, object_type,
+                                      text_dates=writer.is_csv))
+            written += len(chunk)
+            if on_progress:
+                on_progress(written)
+    return ExportSummary(out, written, columns, getattr(client, "calls", 0) - calls)
+
+
+def _exported_properties(m: mapping.Mapping, properties: list[dict], all_properties: bool) -> list[str]:
+    mapped = [s.property for s in m.columns.values()]
+    if not all_properties:
+        return mapped
+    return mapped + [p["name"] for p in properties if p["name"] not in mapped]
+
+
+def export_columns(m: mapping.Mapping, names: list[str]) -> list[str]:
+    """Column order: the mapping's columns, its association columns, other properties, Record ID."""
+    mapped = {s.property for s in m.columns.values()}
+    return [*m.columns, *(a.column for a in m.associations), *(n for n in names if n not in mapped),
+            RECORD_ID_COLUMN]
+
+
+def _chunks(records: Iterator, size: int) -> Iterator[list]:
+    records = iter(records)
+    while chunk := list(islice(records, size)):
+        yield chunk
+
+
+def record_cells(records: list, m: mapping.Mapping, properties: list[dict], names: list[str], client,
+                 object_type, *, text_dates: bool = False) -> pd.DataFrame:
+    """Natural cells for some records, in export_columns order."""
+    index = [r.id for r in records]
+    raw = pd.DataFrame([{n: r.properties.get(n) for n in names} for r in records], index=index,
+                       columns=names, dtype=object)
+    canonical = values.normalize_remote(raw, properties) if len(raw) else raw
+    cells = sheet_cells(canonical, m, properties, text_dates=text_dates)
+    for spec in m.associations:
+        cells[spec.column] = association_cells(index, spec, client, object_type)
+    mapped = {s.property for s in m.columns.values()}
+    for name in names:
+        if name not in mapped:
+            cells[name] = canonical[name]
+    cells[RECORD_ID_COLUMN] = index
+    return cells[export_columns(m, names)]
+
+
+def sheet_cells(canonical: pd.DataFrame, m: mapping.Mapping, properties: list[dict], *,
+                text_dates: bool = False) -> pd.DataFrame:
+    """Canonical values → the cells a person reads, under the mapping's column names.
+
+    For a CSV (`text_dates`), dates of a column with a `format` are written in that format, so
+    the file reads back as it was written.
+    """
+    cells = values.to_cells(canonical, m, properties)
+    if text_dates:
+        for column, spec in m.columns.items():
+            if spec.format and column in cells:
+                cells[column] = cells[column].map(lambda v: v.strftime(spec.format) if v is not None else None)
+    return cells
+
+
+def association_cells(ids: list[str], spec: mapping.AssociationSpec, client, object_type) -> list:
+    """Per record id, the `match` value (e.g. the email) of the record linked under the spec's label."""
+    if not ids:
+        return []
+    to_type = client.object_type(spec.to)
+    linked = client.batch_read_associations(object_type, to_type, ids)
+    type_id = client.association_spec(object_type, to_type, spec.label).type_id if spec.label else None
+    targets = {i: next((a.to_id for a in linked.get(i, []) if type_id is None or type_id in a.type_ids), None)
+               for i in ids}
+    wanted = {t for t in targets.values() if t}
+    found = client.batch_read(to_type, wanted, properties=[spec.match]) if wanted else {}
+    return [found[t].properties.get(spec.match) if t in found else None for t in targets.values()]
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+
+def parse_condition(text: str, m: mapping.Mapping, properties: list[dict]) -> dict:
+    """`property OP value` → a HubSpot search filter; the property may be named by its sheet column.
+    Values are converted as cells are (labels to option values, dates to ISO)."""
+    match = _CONDITION.match(text)
+    if not match:
+        raise InputError(f'--where "{text}": write it as PROPERTY OPERATOR VALUE, e.g. "year >= 2020", '
+                         '"make in Ford,BMW", "price between 1000 5000" or "owner is set"')
+    name, op = match["name"].strip(), " ".join(match["op"].lower().split())
+    operator = _OPERATORS[op]
+    prop, spec = _named_property(text, name, m, properties)
+    found = {"propertyName": prop["name"], "operator": operator}
+    value = (match["value"] or "").strip()
+    if operator in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return found
+    if not value:
+        raise InputError(f'--where "{text}": {op} needs a value')
+    if operator in ("IN", "NOT_IN"):
+        found["values"] = [_operand(text, v.strip(), prop, spec) for v in value.split(",") if v.strip()]
+        if values.kind(prop) == "string":  # HubSpot matches IN on text only against lower-case values
+            found["values"] = [v.lower() for v in found["values"]]
+    elif operator == "BETWEEN":
+        parts = value.replace(" and ", " ").split()
+        if len(parts) != 2:
+            raise InputError(f'--where "{text}": between needs two values, e.g. "price between 1000 5000"')
+        found["value"], found["highValue"] = (_operand(text, p, prop, spec) for p in parts)
+    else:
+        found["value"] = value if operator == "CONTAINS_TOKEN" else _operand(text, value, prop, spec)
+    return found
+
+
+def _named_property(text: str, name: str, m: mapping.Mapping, properties: list[dict]):
+    by_name = {p["name"]: p for p in properties}
+    spec = m.columns.get(name) or next((s for s in m.columns.values() if s.property == name), None)
+    prop = by_name.get(spec.property if spec else name)
+    if prop is None:
+        hint = mapping.closest(name, [*m.columns, *by_name])
+        raise InputError(f'--where "{text}": no column or property "{name}"'
+                         + (f'; did you mean "{hint}"?' if hint else ""))
+    return prop, spec
+
+
+def _operand(text: str, value: str, prop: dict, spec) -> str:
+    converted = values.convert(pd.Series([value], dtype=object), prop, spec)
+    if converted.messages.iloc[0]:
+        raise InputError(f'--where "{text}": {converted.messages.iloc[0]}')
+    return converted.canonical.iloc[0]
+
+
+# --- writing in chunks ---------------------------------------------------------------------------
+
+
+class _SheetWriter:
+    """Rows appended chunk by chunk to a temporary file beside `path`, renamed into place on close."""
+
+    def __init__(self, path: Path, columns: list[str], *, sheet: str) -> None:
+        if not path.parent.is_dir():
+            raise InputError(f"{path}: cannot write here (no folder {path.parent})")
+        self.path, self.columns, self.sheet_name = path, columns, sheet
+        self.is_csv = path.suffix.lower() in tables.CSV_SUFFIXES
+        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+        os.close(fd)
+        self.rows = 0
+
+    def __enter__(self) -> _SheetWriter:
+        if self.is_csv:
+            self.file = open(self.tmp, "w", encoding="utf-8", newline="")
+            pd.DataFrame(columns=self.columns).pipe(self._csv_frame).to_csv(self.file, index=False)
+        else:
+            self.book = openpyxl.Workbook(write_only=True)
+            self.ws = self.book.create_sheet(self.sheet_name)
+            self.ws.freeze_panes = "A2"
+            self.ws.append([tables._header_cell(self.ws, c) for c in self.columns])
+        return self
+
+    def write(self, cells: pd.DataFrame) -> None:
+        if self.is_csv:
+            self._csv_frame(cells).to_csv(self.file, index=False, header=False)
+        else:
+            if self.rows == 0:
+                self._fit_widths(cells)
+            for row in cells.itertuples(index=False, name=None):
+                self.ws.append([tables._xlsx_value(self.ws, v) for v in row])
+        self.rows += len(cells)
+
+    def _fit_widths(self, cells: pd.DataFrame) -> None:
+        from openpyxl.utils import get_column_letter
+
+        for i, width in enumerate(tables.column_widths(cells), start=1):
+            self.ws.column_dimensions[get_column_letter(i)].width = width
+
+    @staticmethod
+    def _csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+        safe = frame.copy()
+        safe.columns = [tables.escape_formula(str(c)) for c in frame.columns]
+        for column in safe.columns:
+            safe[column] = tables._escape_column(safe[column].astype(object))
+        return safe
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            if self.is_csv:
+                self.file.close()
+            elif kind is None:
+                from openpyxl.utils import get_column_letter
+
+                self.ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.rows + 1}"
+                self.book.save(self.tmp)
+            if kind is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)

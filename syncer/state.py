@@ -1,0 +1,99 @@
+"""The last-sync snapshot of a two-way sync: the base of its three-way merge (SQLite).
+
+One file per mapping, `.syncer/<mapping stem>.sync.sqlite` beside the mapping. Per key (the id
+property's canonical value): the record id, whether HubSpot had archived the record, and the
+canonical value of each property both sides agreed on. Beside them: the schema version, the
+object type, and `since`, the time the last sync's search for remote changes started.
+
+A snapshot is written whole to a temporary file and renamed over the old one only after a
+successful run, so a run killed at any moment leaves the previous snapshot in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from syncer.errors import InputError
+
+SCHEMA_VERSION = 1
+BASE_COLUMNS = ["record_id", "archived"]
+
+
+@dataclass
+class Snapshot:
+    """`records`: index = key; columns record_id, archived (bool), then one per property (str or None).
+    `meta`: since_ms, object_type {object_type_id, name, fully_qualified_name}, mapping_digest."""
+
+    records: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def properties(self) -> list[str]:
+        return [c for c in self.records.columns if c not in BASE_COLUMNS]
+
+
+def path_for(mapping_path: str | Path) -> Path:
+    mapping_path = Path(mapping_path).resolve()
+    return mapping_path.parent / ".syncer" / f"{mapping_path.stem}.sync.sqlite"
+
+
+def load(path: Path) -> Snapshot | None:
+    """The snapshot at `path`, or None before the first sync."""
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+            if meta.get("schema_version") != SCHEMA_VERSION:
+                raise InputError(f"{path}: a sync snapshot of schema version {meta.get('schema_version')!r}, "
+                                 f"not {SCHEMA_VERSION}; delete it to start over with a first sync")
+            rows = db.execute("SELECT key, record_id, archived, vals FROM records").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise InputError(f"{path}: cannot read the sync snapshot ({exc}); delete it to start over") from None
+    names = meta.get("properties", [])
+    frame = pd.DataFrame([[rid, bool(arch), *json.loads(vals)] for _, rid, arch, vals in rows],
+                         index=[r[0] for r in rows], columns=[*BASE_COLUMNS, *names], dtype=object)
+    frame["archived"] = frame["archived"].astype(bool)
+    return Snapshot(frame, meta)
+
+
+def save(snapshot: Snapshot, path: Path) -> None:
+    """Write the whole snapshot to a temporary file, then rename it over `path` (atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        db = sqlite3.connect(tmp)
+        try:
+            _fill(db, snapshot)
+        finally:
+            db.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _fill(db: sqlite3.Connection, snapshot: Snapshot) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE TABLE records (key TEXT PRIMARY KEY, record_id TEXT, archived INTEGER NOT NULL, "
+               "vals TEXT NOT NULL)")
+    meta = {**snapshot.meta, "schema_version": SCHEMA_VERSION, "properties": snapshot.properties}
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+    frame = snapshot.records
+    values = frame[snapshot.properties].astype(object)
+    values = values.where(values.notna(), None).to_numpy(dtype=object).tolist()
+    rows = zip(frame.index, frame["record_id"], frame["archived"].astype(int), values)
+    db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)",
+                   ((str(k), None if pd.isna(r) else str(r), int(a), json.dumps(v)) for k, r, a, v in rows))
+    db.commit()
