@@ -16,7 +16,12 @@ from syncer.jobs import apply_plan, build_plan, load_plan, prepare, save_plan, w
 from syncer.plan import ActionKind, Mode, Plan  # noqa: E402
 from syncer.report import render_plan, render_results, write_results, write_review  # noqa: E402
 
-__all__ = ["SyncerError", "InputError", "PortalError",
+# --- export and two-way sync ---
+from syncer.export import ExportSummary, export  # noqa: E402
+from syncer.sync import SyncResult, sync  # noqa: E402
+
+__all__ = ["export", "ExportSummary", "sync", "SyncResult",
+           "SyncerError", "InputError", "PortalError",
            "Mapping", "load_mapping", "mapping_schema", "CellError", "Table", "read_table", "write_table",
            "LocalRows", "Validation", "canonicalize", "init_mapping", "validate",
            "Plan", "ActionKind", "Mode", "Results", "RowOutcome", "Outcome",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +14,9 @@ from syncer import __version__, report
 from syncer.hubspot import HubSpotClient, PortalInfo
 from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, TOKEN_VAR, resolve_target
 from syncer.errors import InputError, SyncerError
-from syncer.jobs import apply_plan, build_plan, check_portal, load_plan, save_plan, write_back
-from syncer.plan import Mode, dumps as plan_dumps
+from syncer.jobs import (apply_plan, build_plan, check_portal, load_plan, merge_results, over_budget,
+                         retry_plan, save_plan, write_back)
+from syncer.plan import Mode, to_json as plan_to_json
 
 
 class _Group(click.Group):
@@ -220,6 +222,8 @@ _MODES = click.Choice([m.value for m in Mode])
 
 
 def _plan_options(command):
+    command = click.option("--archive-unowned", is_flag=True,
+                           help="Let mirror mode archive records syncer never created or synced.")(command)
     command = click.option("--allow-mass-archive", is_flag=True,
                            help="Let mirror mode archive more than max_archive_fraction of the records.")(command)
     command = click.option("--mode", type=_MODES, help="Overrides the mapping's sync.mode.")(command)
@@ -227,67 +231,111 @@ def _plan_options(command):
                         help="The sheet to read instead of the mapping's source.")(command)
 
 
+def _run_options(command):
+    command = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON document on stdout (other text goes to stderr).")(command)
+    command = click.option("--quiet", is_flag=True, help="No progress bar and no per-change listing.")(command)
+    command = click.option("--report", "report_path", type=click.Path(dir_okay=False),
+                           help="Write the per-row results report (.csv, .xlsx or .json).")(command)
+    command = click.option("--accept-cost", is_flag=True,
+                           help="Apply even when the run uses more than sync.max_daily_share of the daily allowance.")(command)
+    return click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")(command)
+
+
 @cli.command("plan")
 @click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
 @_plan_options
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as JSON, for `syncer apply`.")
-@click.option("--review", type=click.Path(dir_okay=False), help="Write a review workbook (.xlsx).")
+@click.option("--review", type=click.Path(dir_okay=False), help="Write a review workbook (.xlsx) to approve rows in.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document on stdout.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there is nothing to do, 2 with changes, 1 on error.")
 @portal_options
-def plan_command(mapping_file, source, mode, allow_mass_archive, out, review, as_json, base_url, token):
+def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, out, review, as_json,
+                 detailed_exitcode, base_url, token):
     """Show what a push would change, without changing anything (a dry run)."""
-    with open_client(base_url, token) as client:
-        built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive)
+    try:
+        with open_client(base_url, token) as client:
+            built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
+                               archive_unowned=archive_unowned)
+    except SyncerError as exc:
+        if detailed_exitcode:  # scripts read 1 as "error", whatever kind
+            raise SyncerError(str(exc)) from exc
+        raise
     if out:
         save_plan(built, out)
     if review:
         report.write_review(built, Path(review))
-    click.echo(plan_dumps(built) if as_json else report.render_plan(built))
-    if out and not as_json:
-        click.echo(f"\nPlan saved to {out}; apply it with: syncer apply {out}")
+    code = 2 if detailed_exitcode and built.has_changes else 0
+    if as_json:
+        click.echo(json.dumps({"syncer_output": report.JSON_OUTPUT_VERSION, "command": "plan", "exit_code": code,
+                               **plan_to_json(built)}, ensure_ascii=False, indent=1))
+    else:
+        click.echo(report.render_plan(built))
+    if out:
+        click.echo(f"\nPlan saved to {out}; apply it with: syncer apply {out}", err=as_json)
+    if review:
+        click.echo(f"Review workbook written to {review}; set approve to no on rows to leave out, then: "
+                   f"syncer apply {review}", err=as_json)
+    sys.exit(code)
 
 
 @cli.command("push")
 @click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
 @_plan_options
-@click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the per-row results report (.csv, .xlsx or .json).")
+@_run_options
+@click.option("--retry-failed", type=click.Path(dir_okay=False, exists=True), metavar="REPORT",
+              help="Send only the rows that failed in this results report, and merge the outcomes into it.")
 @click.option("--write-back", is_flag=True, help="Add sync_status, sync_record_id, sync_error columns to the source.")
-@click.option("--quiet", is_flag=True, help="No progress bar and no per-change listing.")
 @portal_options
-def push_command(mapping_file, source, mode, allow_mass_archive, yes, report_path, write_back, quiet,
-                 base_url, token):
+def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, yes, accept_cost, report_path,
+                 quiet, as_json, retry_failed, write_back, base_url, token):
     """Plan, confirm, apply and report: make HubSpot match the sheet."""
+    previous = report.read_results(Path(retry_failed)) if retry_failed else None
     with open_client(base_url, token) as client:
-        built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive)
-        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND))
-        _confirm(built, yes)
-        results = _apply_with_progress(built, client, quiet=quiet)
-    _finish(results, report_path, write_back and built.meta.get("source"))
+        built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
+                           archive_unowned=archive_unowned)
+        if previous is not None:
+            built = retry_plan(built, previous)
+        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND), err=as_json)
+        _confirm(built, yes, accept_cost)
+        results = _apply_with_progress(built, client, quiet=quiet or as_json)
+    if previous is not None:
+        results = merge_results(previous, results)
+        report_path = report_path or retry_failed
+    _finish("push", built, results, report_path, write_back and built.meta.get("source"), as_json)
 
 
 @cli.command("apply")
 @click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
-@click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")
+@_run_options
 @click.option("--replan", is_flag=True, help="Re-plan records changed in HubSpot since the plan was made.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the per-row results report (.csv, .xlsx or .json).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
 @portal_options
-def apply_command(plan_file, yes, replan, report_path, quiet, base_url, token):
-    """Apply a saved plan exactly; records changed in HubSpot since are reported as conflicts."""
+def apply_command(plan_file, yes, accept_cost, report_path, quiet, as_json, replan, base_url, token):
+    """Apply a saved plan, a review workbook's approved rows, or an undo plan, exactly.
+
+    Records changed in HubSpot since the plan was made are reported as conflicts.
+    """
     built = load_plan(plan_file)
     with open_client(base_url, token) as client:
         check_portal(built, client)
-        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND))
-        _confirm(built, yes)
-        results = _apply_with_progress(built, client, quiet=quiet, check_stale=True, replan=replan)
-    _finish(results, report_path, None)
+        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND), err=as_json)
+        _confirm(built, yes, accept_cost)
+        results = _apply_with_progress(built, client, quiet=quiet or as_json, check_stale=True, replan=replan)
+    results.meta["not_restorable"] = built.meta.get("not_restorable") or []
+    _finish("apply", built, results, report_path, None, as_json)
 
 
-def _confirm(built, yes: bool) -> None:
-    if yes or not built.has_changes:
+def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
+    """Ask before applying; ask again when the run is costly. --yes answers the first question only."""
+    if not built.has_changes:
+        return
+    costly = None if accept_cost else over_budget(built)
+    if costly:
+        if not sys.stdin.isatty():
+            raise InputError(f"not applied: {costly}; pass --accept-cost to apply it anyway")
+        if not click.confirm(f"{costly.capitalize()}. Apply anyway?", default=False, err=True):
+            raise InputError("not applied: cancelled at the prompt")
+    if yes:
         return
     if not sys.stdin.isatty():
         raise InputError("not applying without confirmation: no terminal to ask on; pass --yes to apply")
@@ -322,15 +370,98 @@ def _apply_with_progress(built, client, *, quiet: bool, **options):
         signal.signal(signal.SIGINT, previous)
 
 
-def _finish(results, report_path, write_back_source) -> None:
-    click.echo(report.render_results(results))
+def _finish(command, built, results, report_path, write_back_source, as_json) -> None:
+    click.echo(report.render_results(results), err=as_json)
     if report_path:
         report.write_results(results, Path(report_path))
-        click.echo(f"Report written to {report_path}")
+        click.echo(f"Report written to {report_path}", err=as_json)
     if write_back_source:
         write_back(results, write_back_source)
-        click.echo(f"Results written back to {write_back_source}")
+        click.echo(f"Results written back to {write_back_source}", err=as_json)
+    if results.meta.get("undo"):
+        click.echo(f"Undo plan written to {results.meta['undo']}; revert this run with: "
+                   f"syncer apply {results.meta['undo']}", err=as_json)
+    if as_json:
+        document = report.run_document(command, built, results, exit_code=results.exit_code)
+        click.echo(json.dumps(document, ensure_ascii=False, indent=1))
     sys.exit(results.exit_code)
+
+
+# --- export, sync (the pull direction and two-way sync) ---------------------------------------------
+
+
+@cli.command("export")
+@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The sheet to write (.xlsx or .csv). "
+              "[default: <object>-export.xlsx]")
+@click.option("--where", "conditions", multiple=True, metavar="EXPR",
+              help='A condition such as "year >= 2020", "make in Ford,BMW", "price between 1000 5000", '
+                   '"owner is set"; repeat to AND them.')
+@click.option("--all-properties", is_flag=True, help="Add a column for every property, mapped or not.")
+@click.option("--archived", is_flag=True, help="Export archived records instead of live ones.")
+@portal_options
+def export_command(mapping_file, output, conditions, all_properties, archived, base_url, token):
+    """Write HubSpot records to a sheet that can be edited and pushed back."""
+    from syncer.export import export
+    from syncer.mapping import load
+
+    output = output or f"{load(mapping_file).object}-export.xlsx"
+    with open_client(base_url, token) as client, _counter("exporting") as advance:
+        summary = export(mapping_file, client, output, where=conditions, all_properties=all_properties,
+                         archived=archived, on_progress=advance)
+    click.echo(f"Exported {summary.records:,} records to {summary.path} ({summary.calls} API calls).")
+
+
+@cli.command("sync")
+@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
+@click.option("--source", type=click.Path(dir_okay=False), help="The sheet to sync instead of the mapping's source.")
+@click.option("--prefer", type=click.Choice(["sheet", "hubspot"]),
+              help="Settle conflicts (changed on both sides) this way. [default: list them, exit 1]")
+@click.option("--allow-mass-archive", is_flag=True,
+              help="Let mirror mode archive more than max_archive_fraction of the records.")
+@click.option("--margin", type=click.FloatRange(0), default=120, show_default=True, metavar="SECONDS",
+              help="Look for HubSpot changes from this long before the last sync began (search index lag).")
+@click.option("--yes", is_flag=True, help="Accepted for scripts; sync asks nothing.")
+@portal_options
+def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, base_url, token):
+    """Two-way sync: push sheet edits, pull HubSpot edits, report conflicts (see README)."""
+    from syncer.sync import sync
+
+    with open_client(base_url, token) as client:
+        result = sync(mapping_file, client, source=source, prefer=prefer, allow_mass_archive=allow_mass_archive,
+                      margin_seconds=margin)
+    click.echo(_render_sync(result))
+    sys.exit(result.exit_code)
+
+
+def _render_sync(result) -> str:
+    c = result.counts
+    lines = [f"{'First sync' if result.first else 'Sync'} of {result.source.name}: pushed {c['push']}, "
+             f"archived {c['archive']}, pulled {c['pull']} cells, appended {c['append']} rows, "
+             f"marked {c['mark']} archived, conflicts {c['conflict']} ({result.calls} API calls)."]
+    if result.results is not None:
+        lines.append(report.render_results(result.results))
+    lines += [f"  {e}" for e in result.errors[:20]]
+    if len(result.conflicts):
+        lines.append("Conflicts (changed on both sides; settle with --prefer sheet|hubspot or edit the sheet):")
+        lines += [f"  row {'-' if r.row is None or r.row != r.row else int(r.row)} {r.key} {r.property}: "
+                  f"sheet {r.sheet!r}, HubSpot {r.hubspot!r} (was {r.base!r})"
+                  for r in result.conflicts.head(50).itertuples()]
+    return "\n".join(lines)
+
+
+@contextmanager
+def _counter(what: str):
+    """A callback counting records on a rich progress bar (stderr terminals only)."""
+    if not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(f"{what} {{task.completed:,}} records"), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(what, total=None)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def main() -> None:

@@ -35,6 +35,17 @@ class Outcome(str, Enum):
 
 PROBLEMS = (Outcome.FAILED, Outcome.CONFLICT)
 
+# What each planned action ends as when HubSpot does what the plan predicted. Anything else (a
+# create that the upsert answered `new: false`, a conflict, a failure) differs from the plan.
+PREDICTED = {
+    ActionKind.CREATE.value: Outcome.CREATED,
+    ActionKind.UPDATE.value: Outcome.UPDATED,
+    ActionKind.ARCHIVE.value: Outcome.ARCHIVED,
+    ActionKind.UNCHANGED.value: Outcome.UNCHANGED,
+    ActionKind.SKIP.value: Outcome.SKIPPED,
+    ActionKind.ERROR.value: Outcome.FAILED,
+}
+
 
 @dataclass(frozen=True)
 class RowOutcome:
@@ -46,6 +57,11 @@ class RowOutcome:
     changed: tuple[str, ...] = ()
     error_category: str | None = None
     error_message: str | None = None
+
+    @property
+    def as_planned(self) -> bool:
+        """False when HubSpot did something other than the planned action (see PREDICTED)."""
+        return PREDICTED.get(self.action) is self.outcome
 
 
 class RowsFailed(SyncerError):
@@ -60,10 +76,17 @@ class Results:
     calls: int = 0
     interrupted: bool = False
     meta: dict = field(default_factory=dict)
+    # record id → the updatedAt HubSpot answered a write with: the undo plan's stale check starts there
+    updated_at: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         found = Counter(o.outcome for o in self.outcomes)
         return {kind.value: found.get(kind, 0) for kind in Outcome}
+
+    @property
+    def differences(self) -> list[RowOutcome]:
+        """Rows whose outcome is not what the plan predicted."""
+        return [o for o in self.outcomes if not o.as_planned]
 
     @property
     def problems(self) -> list[RowOutcome]:
@@ -84,6 +107,7 @@ class Results:
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame([o.__dict__ for o in self.outcomes],
                              columns=list(RowOutcome.__dataclass_fields__))
+        frame.insert(frame.columns.get_loc("outcome") + 1, "as_planned", [o.as_planned for o in self.outcomes])
         frame["outcome"] = frame["outcome"].map(lambda o: o.value)
         frame["changed"] = frame["changed"].map(", ".join)
         frame["row"] = frame["row"].astype("Int64")
@@ -138,7 +162,8 @@ def apply(
             outcomes[number] = run.outcome(number, Outcome.SKIPPED, error_category="INTERRUPTED",
                                            error_message="not sent: the run was stopped before this row")
     calls = getattr(client, "calls", 0) - calls_before
-    return Results([outcomes[n] for n in run.lines], calls=calls, interrupted=interrupted)
+    return Results([outcomes[n] for n in run.lines], calls=calls, interrupted=interrupted,
+                   updated_at=run.updated_at)
 
 
 def _present(value) -> bool:
@@ -151,6 +176,7 @@ class _Run:
 
     def __init__(self, plan: Plan, client) -> None:
         self.plan, self.client = plan, client
+        self.updated_at: dict[str, str] = {}
         self.links = plan.meta.get("associations") or {}
         self.lines = {n: {k: (v if _present(v) else None) for k, v in line.items()}
                       for n, line in zip(plan.actions.index, plan.actions.to_dict("records"))}
@@ -222,6 +248,8 @@ class _Run:
                 outcomes[number] = self.outcome(number, Outcome.FAILED, error=answer.error)
             else:
                 record = answer.record
+                if record is not None and record.updated_at:
+                    self.updated_at[record.id] = record.updated_at
                 outcomes[number] = self.outcome(number, success(record),
                                                 record_id=record.id if record is not None else None)
         return outcomes

@@ -12,15 +12,17 @@ A scheduler (cron, Airflow, Dagster) calls these exactly as the CLI does:
 from __future__ import annotations
 
 import datetime as dt
+import json
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from syncer import execute, mapping, plan, tables, values
+from syncer import execute, mapping, ownership, plan, report, tables, values
 from syncer.errors import InputError
-from syncer.execute import Results
+from syncer.execute import Outcome, Results, RowOutcome
 from syncer.plan import ActionKind, Mode, Plan
 
 STATUS_COLUMNS = ("sync_status", "sync_record_id", "sync_error")
@@ -58,27 +60,48 @@ def prepare(mapping_path: str | Path, client, *, source: str | Path | None = Non
 
 
 def build_plan(mapping_path: str | Path, client, *, source: str | Path | None = None,
-               mode: str | None = None, allow_mass_archive: bool = False) -> Plan:
-    """Read the sheet and the records it names (every record in mirror mode) and plan the changes."""
+               mode: str | None = None, allow_mass_archive: bool = False,
+               archive_unowned: bool = False) -> Plan:
+    """Read the sheet and the records it names (every record in mirror mode) and plan the changes.
+
+    The plan's meta carries `estimate` (see plan.estimate) at the rate limit the portal reported
+    while the plan was read. Mirror mode archives only records syncer owns for this mapping
+    (see syncer.ownership) unless `archive_unowned`.
+    """
     prepared = prepare(mapping_path, client, source=source)
-    return plan_prepared(prepared, client, mode=mode, allow_mass_archive=allow_mass_archive)
+    return plan_prepared(prepared, client, mode=mode, allow_mass_archive=allow_mass_archive,
+                         archive_unowned=archive_unowned)
 
 
 def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
-                  allow_mass_archive: bool = False) -> Plan:
+                  allow_mass_archive: bool = False, archive_unowned: bool = False) -> Plan:
     m = prepared.mapping
     mode = Mode(mode or m.sync.mode)
     local = prepared.local.frame[prepared.mapped_properties].copy()
     remote = read_remote(prepared, client, mirror=mode is Mode.MIRROR)
     row_errors = _row_errors(prepared.local)
     meta = _plan_meta(prepared, client)
+    meta["max_daily_share"] = m.sync.max_daily_share
     if m.associations:
         meta["associations"] = _plan_associations(prepared, client, local, remote, row_errors)
-    return plan.build(
-        local, remote, object_type=prepared.object_type.object_type_id, id_property=m.id_property,
+    object_type = prepared.object_type.object_type_id
+    owned = None
+    if mode is Mode.MIRROR and not archive_unowned:
+        owned = ownership.owned(m.path, object_type)
+    built = plan.build(
+        local, remote, object_type=object_type, id_property=m.id_property,
         mode=mode, blank_cells=m.sync.blank_cells, row_errors=row_errors,
         max_archive_fraction=m.sync.max_archive_fraction, allow_mass_archive=allow_mass_archive,
-        meta=meta)
+        owned=owned, meta=meta)
+    return with_estimate(built, getattr(client, "rate_limit", None))
+
+
+def with_estimate(built: Plan, rate_limit=None) -> Plan:
+    """Store plan.estimate in the plan's meta; without `rate_limit`, at the one it was made with."""
+    if rate_limit is None:
+        rate_limit = (built.meta.get("estimate") or {}).get("rate_limit")
+    built.meta["estimate"] = plan.estimate(built, rate_limit)
+    return built
 
 
 def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: pd.DataFrame,
@@ -180,10 +203,15 @@ def check_portal(built: Plan, client) -> None:
 
 
 def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool = False,
-               on_progress=None, should_stop=lambda: False) -> Results:
+               on_progress=None, should_stop=lambda: False, undo: bool = True) -> Results:
     """Execute a plan. With `check_stale` (a plan read from a file), records that changed in
     HubSpot since the plan was made are left alone and reported as conflicts — or, with `replan`,
-    planned again against their current values."""
+    planned again against their current values.
+
+    Afterwards the records written or found in step are recorded as owned by the plan's mapping,
+    and (with `undo`, when anything was written) an undo plan is saved; `results.meta` carries
+    `run_id`, `estimate` and `undo` (its path, or None).
+    """
     conflicts: dict[int, str] = {}
     if check_stale:
         stale = find_stale(built, client)
@@ -194,7 +222,135 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
     results = execute.apply(built, client, conflicts=conflicts, on_progress=on_progress,
                             should_stop=should_stop)
     results.meta.update({k: built.meta[k] for k in ("mapping", "source") if k in built.meta})
+    results.meta["run_id"] = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(2)
+    results.meta["estimate"] = built.meta.get("estimate")
+    _record_ownership(built, results)
+    undo_plan = build_undo(built, results, client) if undo else None
+    results.meta["undo"] = None
+    if undo_plan is not None:
+        path = undo_path(built, results.meta["run_id"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_plan(undo_plan, path)
+        results.meta["undo"] = str(path)
     return results
+
+
+def _record_ownership(built: Plan, results: Results) -> None:
+    if not built.meta.get("mapping"):
+        return
+    kept = (Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED)
+    ownership.record(built.meta["mapping"], built.object_type,
+                     synced=[o.record_id for o in results.outcomes if o.outcome in kept and o.record_id],
+                     archived=[o.record_id for o in results.outcomes if o.outcome is Outcome.ARCHIVED])
+
+
+def over_budget(built: Plan) -> str | None:
+    """Why the plan needs a second yes: it would use more than the mapping's max_daily_share of the
+    portal's daily allowance (None when within it, or when the portal reports no daily limit)."""
+    share = (built.meta.get("estimate") or {}).get("daily_share")
+    threshold = built.meta.get("max_daily_share", 0.1)
+    if share is None or share <= threshold:
+        return None
+    calls = built.meta["estimate"]["total_calls"]
+    return (f"this run would make {calls:,} API calls, {share:.2%} of the portal's daily allowance, "
+            f"more than sync.max_daily_share {threshold:.2%}")
+
+
+# --- retry -------------------------------------------------------------------------------------
+
+
+def _identity(outcome: RowOutcome) -> tuple:
+    """A row by its sheet row number; an archive (no row) by its key."""
+    return ("row", outcome.row) if outcome.row is not None else ("key", outcome.key)
+
+
+def retry_plan(built: Plan, previous: Results) -> Plan:
+    """Only the actions for rows that failed or conflicted in a previous run's results."""
+    failed = {_identity(o) for o in previous.problems}
+    rows = built.actions["row"]
+    wanted = [("row", int(r)) if not pd.isna(r) else ("key", k) for r, k in zip(rows, built.actions["key"])]
+    keep = built.actions.index[[w in failed for w in wanted]]
+    return with_estimate(built.select(keep))
+
+
+def merge_results(previous: Results, retried: Results) -> Results:
+    """One ledger: the previous report's rows, each replaced by its retry's outcome where retried."""
+    newer = {_identity(o): o for o in retried.outcomes}
+    merged = [newer.pop(_identity(o), o) for o in previous.outcomes]
+    merged.extend(newer.values())
+    meta = {**previous.meta, **retried.meta, "retried_rows": len(retried.outcomes)}
+    return Results(merged, calls=retried.calls, interrupted=retried.interrupted, meta=meta)
+
+
+# --- undo --------------------------------------------------------------------------------------
+
+RECYCLE_BIN_DAYS = 90  # HubSpot keeps archived records restorable in the UI this long; the API cannot restore
+
+
+def undo_path(built: Plan, run_id: str) -> Path:
+    """`.syncer/undo-<run id>.json` beside the plan's mapping (the working directory without one)."""
+    mapping_path = built.meta.get("mapping")
+    folder = Path(mapping_path).parent / ".syncer" if mapping_path else Path(".syncer")
+    return folder / f"undo-{run_id}.json"
+
+
+def build_undo(built: Plan, results: Results, client) -> Plan | None:
+    """The plan that reverts a run: updated records get their before values back (a property that
+    was empty is cleared), records the run created are archived. None when the run wrote nothing.
+
+    Its `updated_at` per record is the one HubSpot answered the run's write with (read again only
+    where an answer lacked it), so applying it refuses records changed since. Records the run archived cannot be restored through the API; they are listed in
+    meta `not_restorable` with HubSpot's recycle-bin window.
+    """
+    by_row = {n: o for n, o in zip(built.actions.index, results.outcomes)}
+    updated = [n for n, o in by_row.items() if o.outcome is Outcome.UPDATED and o.action == ActionKind.UPDATE.value]
+    created = [n for n, o in by_row.items() if o.outcome is Outcome.CREATED]
+    archived = [o for o in by_row.values() if o.outcome is Outcome.ARCHIVED]
+    # planned creates that found the record already there (upsert answered new: false)
+    unknown = [o for o in by_row.values() if o.outcome is Outcome.UPDATED and o.action == ActionKind.CREATE.value]
+    if not (updated or created or archived or unknown):
+        return None
+    numbers = updated + created
+    now = dict(results.updated_at)
+    unknown = [n for n in numbers if by_row[n].record_id not in now]
+    if unknown:  # a write answered without updatedAt: read it
+        now.update(_updated_at(built, client, unknown))
+    actions = built.actions.loc[numbers].copy()
+    actions["action"] = [ActionKind.UPDATE.value] * len(updated) + [ActionKind.ARCHIVE.value] * len(created)
+    actions["record_id"] = [by_row[n].record_id for n in numbers]
+    actions["updated_at"] = [now.get(by_row[n].record_id) for n in numbers]
+    actions["message"] = None
+    sent = built.after.loc[numbers]
+    after = built.before.loc[numbers].where(sent.notna(), None).astype(object)
+    after = after.where(after.notna() | sent.isna(), "")  # a property that had no value is cleared
+    after.loc[created] = None
+    before = sent.astype(object).where(sent.notna(), None)
+    before.loc[created] = None
+    meta = {k: built.meta[k] for k in ("portal", "mapping", "associations") if k in built.meta}
+    meta.update({
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "undo_of": results.meta.get("run_id"),
+        "not_restorable": [{"key": o.key, "record_id": o.record_id,
+                            "note": f"archived by the run; restore it from HubSpot's recycle bin within "
+                                    f"{RECYCLE_BIN_DAYS} days (the API cannot restore archived records)"}
+                           for o in archived] +
+                          [{"key": o.key, "record_id": o.record_id,
+                            "note": "planned as a create, but HubSpot already had the record; its values "
+                                    "before the run are unknown, so undo leaves it as it is"}
+                           for o in unknown],
+    })
+    undo = Plan(built.object_type, built.id_property, built.mode, built.properties,
+                actions.reset_index(drop=True), after.reset_index(drop=True), before.reset_index(drop=True), meta)
+    return with_estimate(undo, getattr(client, "rate_limit", None))
+
+
+def _updated_at(built: Plan, client, numbers: list[int]) -> dict[str, str]:
+    """record id → updatedAt now, read by id property (the key every plan action carries)."""
+    keys = built.actions.loc[numbers, "key"].dropna().unique()
+    if not len(keys):
+        return {}
+    found = client.batch_read(built.object_type, keys, id_property=built.id_property)
+    return {record.id: record.updated_at for record in found.values()}
 
 
 def find_stale(built: Plan, client) -> dict[int, tuple[str, object]]:
@@ -245,10 +401,27 @@ def _replan(built: Plan, stale: dict, client) -> Plan:
                 built.before, dict(built.meta))
 
 
-def load_plan(path: str | Path) -> Plan:
-    import json
+def skip_actions(built: Plan, numbers, why: str) -> Plan:
+    """The same plan with some actions turned into skips (sent nothing, reported with `why`)."""
+    actions, after, before = built.actions.copy(), built.after.copy(), built.before.copy()
+    actions.loc[numbers, "action"] = ActionKind.SKIP.value
+    actions.loc[numbers, "message"] = why
+    after.loc[numbers] = None
+    before.loc[numbers] = None
+    return Plan(built.object_type, built.id_property, built.mode, built.properties, actions, after, before,
+                dict(built.meta))
 
+
+def load_plan(path: str | Path) -> Plan:
+    """A plan file, or a review workbook's plan restricted to the rows still approved (see
+    report.read_review)."""
     path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        document, approved = report.read_review(path)
+        built = plan.from_json(document, source=str(path))
+        declined = built.actions.index[built.actions["action"].isin([k.value for k in plan.WRITES])
+                                       & ~built.actions.index.isin(approved)]
+        return with_estimate(skip_actions(built, declined, f"not approved in {path.name}"))
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:

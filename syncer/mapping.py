@@ -68,6 +68,9 @@ class SyncSettings(_Strict):
         "keep", description="keep: a blank cell leaves the HubSpot value alone; clear: it clears it.")
     max_archive_fraction: float = Field(
         0.1, ge=0, le=1, description="mirror refuses to archive more than this share of records without --allow-mass-archive.")
+    max_daily_share: float = Field(
+        0.1, ge=0, le=1, description="push and apply ask again (refuse without a terminal unless --accept-cost) "
+        "before a run that would use more than this share of the portal's daily API allowance.")
 
 
 class MappingFile(_Strict):

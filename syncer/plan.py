@@ -12,6 +12,7 @@ shows exactly what a real run sends. Its tables are wide and aligned on one inde
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -98,6 +99,7 @@ def build(
     row_errors: dict[int, str] | None = None,
     max_archive_fraction: float = 1.0,
     allow_mass_archive: bool = False,
+    owned: set[str] | None = None,
     meta: dict | None = None,
 ) -> Plan:
     """Join local rows and remote records on the id property and decide one action per row.
@@ -105,7 +107,9 @@ def build(
     `local`: index = the sheet's row numbers, one column per property (the id property included),
     canonical strings or None for a blank cell. `remote`: index = the id property's canonical value,
     columns `id`, `updated_at` and the properties, canonical strings or None. `row_errors`: row →
-    message for rows whose cells could not be converted; they become error actions.
+    message for rows whose cells could not be converted; they become error actions. `owned`: in
+    mirror mode, the record ids syncer created or synced for this mapping; any other record missing
+    from the sheet is skipped, not archived (None: archive any record missing from the sheet).
     """
     mode = Mode(mode)
     properties = [p for p in local.columns if p != id_property]
@@ -120,9 +124,9 @@ def build(
     error_rows = _error_rows(local[~valid], errors[~valid], id_property, properties)
     parts = [rows, error_rows]
     if mode is Mode.MIRROR:
-        archives = _archive_rows(remote, set(keys.dropna()), properties)
-        _check_archive_share(len(archives[0]), len(remote), valid.sum(), max_archive_fraction,
-                             allow_mass_archive)
+        archives = _archive_rows(remote, set(keys.dropna()), properties, owned)
+        archived = int((archives[0]["action"] == ActionKind.ARCHIVE.value).sum())
+        _check_archive_share(archived, len(remote), valid.sum(), max_archive_fraction, allow_mass_archive)
         parts.append(archives)
     actions, after, before = (pd.concat([p[i] for p in parts], ignore_index=True) for i in range(3))
     # Sheet order; archives (no row) last. Rows are unique, so one numeric key sorts them.
@@ -229,33 +233,84 @@ def _error_rows(local, errors, id_property, properties):
     return actions, empty, empty.copy()
 
 
-def _archive_rows(remote, local_keys, properties):
+UNOWNED = ("not archived: syncer never created or synced this record for this mapping "
+           "(pass --archive-unowned to archive it anyway)")
+
+
+def _archive_rows(remote, local_keys, properties, owned):
     gone = remote[~remote.index.isin(list(local_keys))]
+    ours = np.ones(len(gone), dtype=bool) if owned is None else gone["id"].isin(list(owned)).to_numpy()
     actions = pd.DataFrame({
         "row": pd.NA,
         "key": gone.index.to_numpy(),
-        "action": ActionKind.ARCHIVE.value,
+        "action": np.where(ours, ActionKind.ARCHIVE.value, ActionKind.SKIP.value),
         "record_id": gone["id"].to_numpy(),
         "updated_at": gone["updated_at"].to_numpy(),
-        "message": None,
+        "message": np.where(ours, None, UNOWNED),
     }, columns=ACTION_COLUMNS)
     empty = pd.DataFrame(None, index=range(len(gone)), columns=properties, dtype=object)
     return actions, empty, empty.copy()
 
 
 def _check_archive_share(archives, records, valid_rows, max_fraction, allowed):
-    """Mirror mode's guard: an empty or truncated sheet must not wipe the object."""
-    if archives == 0 or allowed:
+    """Mirror mode's guard: an empty or truncated sheet must not wipe the object. A sheet without
+    one usable row never archives anything, even with --allow-mass-archive."""
+    if archives == 0:
         return
     if valid_rows == 0:
         raise InputError(
             f"mirror mode would archive all {archives} records because the sheet has no usable rows; "
             "nothing was sent. Check the source file")
-    if archives > max_fraction * records:
+    if archives > max_fraction * records and not allowed:
         raise InputError(
             f"mirror mode would archive {archives} of {records} records ({archives / records:.0%}), "
             f"more than max_archive_fraction {max_fraction:.0%}; nothing was sent. Check the sheet, "
             "or pass --allow-mass-archive if that is intended")
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+def estimate(plan: Plan, rate_limit=None) -> dict:
+    """The API calls applying `plan` will make, per action kind, and what they cost at the portal's
+    rate limit (a hubspot RateLimit, or None when the portal has not reported one).
+
+    Each kind goes out in batches of 100; each association column changed on written rows adds a
+    batch of links and, where a target is replaced, a batch of unlinks. `seconds` is the least time
+    the calls take at the interval limit; `daily_share` the part of the daily allowance they use.
+    """
+    calls = {kind.value: math.ceil(len(plan.of_kind(kind)) / BATCH_SIZE) for kind in WRITES}
+    written = plan.actions["action"].isin([ActionKind.CREATE.value, ActionKind.UPDATE.value])
+    links = 0
+    for name in plan.meta.get("associations") or {}:
+        if name in plan.after:
+            changed = plan.after.loc[written, name]
+            replaced = plan.before.loc[written, name]
+            links += math.ceil(int((changed.notna() & (changed != "")).sum()) / BATCH_SIZE)
+            links += math.ceil(int((changed.notna() & replaced.notna() & (replaced != "")).sum()) / BATCH_SIZE)
+    calls["associations"] = links
+    total = sum(calls.values())
+    limit = _limit_fields(rate_limit)
+    interval = limit.get("max_per_interval")
+    per_second = interval / ((limit.get("interval_ms") or 10_000) / 1000) if interval else None
+    daily = limit.get("daily")
+    return {
+        "calls": calls,
+        "total_calls": total,
+        "seconds": round(total / per_second, 2) if per_second else None,
+        "daily_share": total / daily if daily else None,
+        "rate_limit": limit or None,
+    }
+
+
+def _limit_fields(rate_limit) -> dict:
+    """A RateLimit (from the client) or its dict (from a plan file) as a plain dict."""
+    if rate_limit is None:
+        return {}
+    if isinstance(rate_limit, dict):
+        return dict(rate_limit)
+    return {name: getattr(rate_limit, name) for name in
+            ("max_per_interval", "interval_ms", "daily", "daily_remaining")}
 
 
 # --- plan files --------------------------------------------------------------------------------
@@ -314,7 +369,7 @@ def from_json(document: dict, source: str = "plan file") -> Plan:
         actions = actions.astype({c: object for c in ACTION_COLUMNS if c != "row"})
         meta = {k: v for k, v in document.items()
                 if k not in ("syncer_plan", "object_type", "id_property", "mode", "properties",
-                             "counts", "actions")}
+                             "counts", "actions", "syncer_output", "command", "exit_code")}
         return Plan(document["object_type"], document["id_property"], Mode(document["mode"]),
                     properties, actions, after, before, meta)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
