@@ -231,11 +231,20 @@ def _plan_options(command):
                         help="The sheet to read instead of the mapping's source.")(command)
 
 
+def _report_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a report path that cannot be written before anything is sent, not after."""
+    if value and Path(value).suffix.lower() not in (".csv", ".xlsx", ".json"):
+        raise click.BadParameter("a results report must end in .csv, .xlsx or .json")
+    if value and not Path(value).resolve().parent.is_dir():
+        raise click.BadParameter(f"no folder {Path(value).parent}")
+    return value
+
+
 def _run_options(command):
     command = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document on stdout (other text goes to stderr).")(command)
     command = click.option("--quiet", is_flag=True, help="No progress bar and no per-change listing.")(command)
-    command = click.option("--report", "report_path", type=click.Path(dir_okay=False),
+    command = click.option("--report", "report_path", type=click.Path(dir_okay=False), callback=_report_path,
                            help="Write the per-row results report (.csv, .xlsx or .json).")(command)
     command = click.option("--accept-cost", is_flag=True,
                            help="Apply even when the run uses more than sync.max_daily_share of the daily allowance.")(command)

@@ -280,3 +280,10 @@ def test_an_unknown_association_target_fails_only_its_row(run, project, client):
     assert "row 3" in result.output
     assert "no contacts record with email 'nobody@example.com'" in result.output
     assert len(cars(client)) == 2
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_sending(run, sandbox):
+    result = run("push", "mappings/cars.yaml", "--yes", "--report", "report.txt")
+    assert result.exit_code == 2
+    assert "must end in .csv, .xlsx or .json" in result.output
+    assert write_requests(sandbox) == []
