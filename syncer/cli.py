@@ -80,6 +80,10 @@ def sandbox_serve(host, port, db_path, token, rate_limit, faults, fault_seed, no
         click.echo(f"Token: {portal.token}  (send it as 'Authorization: Bearer {portal.token}')")
         click.echo("Press Ctrl-C to stop.")
 
+    import signal
+
+    # A shell starts background jobs with SIGINT ignored; the server must still stop on Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         serve(host=host, port=port, db_path=db_path, token=token, rate_limit=rate_limit, faults=faults,
               fault_seed=fault_seed, seed=not no_seed, on_ready=announce)
