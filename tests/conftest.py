@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -26,3 +28,24 @@ def client(sandbox):
 
     with HubSpotClient(sandbox.base_url, sandbox.token, backoff_base=0.02, max_retry_time=30) as hubspot:
         yield hubspot
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the sample mapping and data, so tests can edit the sheet."""
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
+    shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
+    return tmp_path
+
+
+@pytest.fixture
+def run(sandbox, project, monkeypatch):
+    """Invoke the CLI in the project folder against the sandbox; returns click's Result."""
+    from syncer.cli import cli
+
+    monkeypatch.chdir(project)
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, [*args, "--base-url", sandbox.base_url, "--token", sandbox.token])
+
+    return invoke

@@ -4,36 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 
-from conftest import REPO
-from syncer.cli import cli
 
 CARS = "2-3465404"
 WRITES = ("/batch/upsert", "/batch/update", "/batch/archive", "/batch/create")
-
-
-@pytest.fixture
-def project(tmp_path):
-    """A copy of the sample mapping and data, so tests can edit the sheet."""
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
-    return tmp_path
-
-
-@pytest.fixture
-def run(sandbox, project, monkeypatch):
-    """Invoke the CLI in the project folder against the sandbox; returns click's Result."""
-    monkeypatch.chdir(project)
-
-    def invoke(*args):
-        return CliRunner().invoke(cli, [*args, "--base-url", sandbox.base_url, "--token", sandbox.token])
-
-    return invoke
 
 
 def cars(client, *properties):

@@ -13,12 +13,10 @@ import jsonschema
 import openpyxl
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from conftest import REPO
 import syncer
 from syncer import report
-from syncer.cli import cli
 from syncer.hubspot import HubSpotClient
 from syncer.hubspot.models import RateLimit
 
@@ -39,16 +37,6 @@ def project(tmp_path):
     sheet = tmp_path / "sample_data" / "cars.csv"
     write_sheet(sheet, sheet_rows(sheet)[:120])
     return tmp_path
-
-
-@pytest.fixture
-def run(sandbox, project, monkeypatch):
-    monkeypatch.chdir(project)
-
-    def invoke(*args):
-        return CliRunner().invoke(cli, [*args, "--base-url", sandbox.base_url, "--token", sandbox.token])
-
-    return invoke
 
 
 def sheet_rows(path):
