@@ -73,6 +73,19 @@ def test_batch_read_by_id_property_costs_one_call_per_hundred_keys(client):
     assert found["VIN000007"].properties["price"] == "10007"
 
 
+def test_batch_read_keeps_unique_values_that_differ_only_in_case_apart(client):
+    client.batch_upsert("cars", [{"id": vin, "properties": {"price": price}} for vin, price in
+                                 (("ab-1", "1"), ("AB-1", "2"))], id_property="vin")
+    found = client.batch_read("cars", ["ab-1", "AB-1", "Ab-1"], id_property="vin", properties=["price"])
+    assert {key: r.properties["price"] for key, r in found.items()} == {"ab-1": "1", "AB-1": "2"}
+
+
+def test_batch_read_by_email_matches_hubspots_lower_cased_answer(client):
+    client.batch_upsert("contacts", [{"id": "ann@example.com", "properties": {}}], id_property="email")
+    found = client.batch_read("contacts", ["Ann@Example.COM"], id_property="email")
+    assert found["Ann@Example.COM"].properties["email"] == "ann@example.com"
+
+
 def test_batch_read_by_record_id_and_archived(client):
     ids = [o.record.id for o in upsert_cars(client, 5)]
     assert set(client.batch_read("cars", ids)) == set(ids)

@@ -163,19 +163,16 @@ class HubSpotClient:
             body["idProperty"] = id_property
         path = f"{OBJECTS}/{type_id}/batch/read"
         reply = self._transport.request("POST", path, params={"archived": _flag(archived)}, json=body)
-        by_fold = {key.casefold(): key for key in keys}
-        found, missing = {}, set()
-        for item in reply.body.get("results") or []:
-            record = Record.from_json(item)
-            value = record.properties.get(id_property) if id_property else record.id
-            if value is not None and value.casefold() in by_fold:
-                found[by_fold[value.casefold()]] = record
+        records = [Record.from_json(item) for item in reply.body.get("results") or []]
+        found = dict(_match_keys(keys, records, lambda r: r.properties.get(id_property) if id_property else r.id))
+        missing: set[str] = set()
         for item in reply.body.get("errors") or []:
             error = errors.from_body(item, request=f"POST {path}")
             if not isinstance(error, NotFoundError):
                 raise error
-            missing |= {str(key).casefold() for key in error.context.get("ids", [])}
-        unaccounted = [key for key in keys if key not in found and key.casefold() not in missing]
+            missing |= {str(key) for key in error.context.get("ids", [])}
+        missing |= {key for key, _ in _match_keys(keys, [*missing], str)}
+        unaccounted = [key for key in keys if key not in found and key not in missing]
         if unaccounted:
             raise IncompleteResponseError(
                 f"{len(unaccounted)} of {len(keys)} keys are in neither results nor errors, "
@@ -464,3 +461,21 @@ def _no_such_type(wanted: str, known: list[ObjectType]) -> str:
     close = difflib.get_close_matches(wanted.casefold(), names, n=1)
     hint = f'; did you mean "{close[0]}"?' if close else f"; known types: {', '.join(names)}"
     return f'the portal has no object type "{wanted}"{hint}'
+
+
+def _match_keys(keys: list[str], items: list, value_of) -> Iterator[tuple[str, Any]]:
+    """(key, item) for each item whose value is one of `keys`: exactly, or else ignoring case when
+    only one key folds to it. HubSpot answers some unique values (emails) lower-cased, while custom
+    unique values may differ from each other by case alone."""
+    exact = set(keys)
+    by_fold: dict[str, list[str]] = {}
+    for key in keys:
+        by_fold.setdefault(key.casefold(), []).append(key)
+    for item in items:
+        value = value_of(item)
+        if value is None:
+            continue
+        if value in exact:
+            yield value, item
+        elif len(by_fold.get(value.casefold(), ())) == 1:
+            yield by_fold[value.casefold()][0], item
