@@ -11,7 +11,7 @@ import requests
 from openapi_schema_validator import OAS30Validator
 
 from syncer.sandbox import Sandbox
-from test_sandbox_support import CARS, CONTACTS, OPENAPI, Client, check
+from test_sandbox_support import CARS, CONTACTS, OPENAPI, Client, check, inlined
 
 V4 = "/crm/v4/associations"
 V4_SPEC = OPENAPI / "hubspot_crm_crm_associations.oas.json"
@@ -31,17 +31,7 @@ def v4_schema(name: str) -> dict:
     components["AssociationSpecWithLabel"]["properties"]["label"] = {"type": "string", "nullable": True}
     components["StandardError"]["properties"]["subCategory"] = {"type": "string"}
     components["StandardError"]["properties"]["category"] = {"type": "string"}
-
-    def inline(node):
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(components[node["$ref"].rsplit("/", 1)[1]])
-            return {k: inline(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [inline(v) for v in node]
-        return node
-
-    return inline(components[name])
+    return inlined(components, name)
 
 
 @lru_cache(maxsize=None)

@@ -24,11 +24,8 @@ def spec(name: str) -> OpenAPI:
     return OpenAPI.from_file_path(str(OPENAPI / f"hubspot_crm_{name}.oas.json"))
 
 
-@lru_cache(maxsize=None)
-def error_schema() -> dict:
-    """The `Error` component with its references inlined, to check error bodies (the spec types
-    error responses as `*/*`, so openapi-core does not parse them)."""
-    components = json.loads((OPENAPI / "hubspot_crm_objects.oas.json").read_text())["components"]["schemas"]
+def inlined(components: dict, name: str) -> dict:
+    """The component `name` with every `$ref` replaced by what it names, for a plain JSON-schema validator."""
 
     def inline(node):
         if isinstance(node, dict):
@@ -39,7 +36,15 @@ def error_schema() -> dict:
             return [inline(v) for v in node]
         return node
 
-    return inline(components["Error"])
+    return inline(components[name])
+
+
+@lru_cache(maxsize=None)
+def error_schema() -> dict:
+    """The `Error` component, to check error bodies (the spec types error responses as `*/*`, so
+    openapi-core does not parse them)."""
+    components = json.loads((OPENAPI / "hubspot_crm_objects.oas.json").read_text())["components"]["schemas"]
+    return inlined(components, "Error")
 
 
 def spec_for(path: str) -> str | None:

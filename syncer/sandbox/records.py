@@ -228,20 +228,18 @@ class Records:
 
     def associate(self, links: list[tuple[int, int, int]]) -> None:
         """Store (from_id, type_id, to_id) links and their reverse (same label, other direction)."""
-        rows = list(links)
-        for from_id, type_id, to_id in links:
-            reverse = self._reverse_type(type_id)
-            if reverse is not None:
-                rows.append((to_id, reverse, from_id))
-        self.store.associate(rows)
+        self.store.associate(self._both_directions(links))
 
     def dissociate(self, links: list[tuple[int, int, int]]) -> None:
+        self.store.dissociate(self._both_directions(links))
+
+    def _both_directions(self, links: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         rows = list(links)
         for from_id, type_id, to_id in links:
             reverse = self._reverse_type(type_id)
             if reverse is not None:
                 rows.append((to_id, reverse, from_id))
-        self.store.dissociate(rows)
+        return rows
 
     def _reverse_type(self, type_id: int) -> int | None:
         kind = next((a for a in self.registry.association_types if a.type_id == type_id), None)

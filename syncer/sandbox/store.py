@@ -112,28 +112,21 @@ class Store:
         return self.next_id - 1
 
     def get(self, type_id: str, ids: Iterable[int], archived: bool = False) -> dict[int, Record]:
-        ids = list(ids)
-        found: dict[int, Record] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT {COLUMNS} FROM records WHERE id IN ({marks}) AND type = ? AND archived = ?",
-                (*chunk, type_id, int(archived)))
-            found.update((row[0], Record.from_row(row)) for row in rows)
-        return found
+        rows = self._select_in(f"SELECT {COLUMNS} FROM records WHERE type = ? AND archived = ? AND id IN",
+                               (type_id, int(archived)), ids)
+        return {row[0]: Record.from_row(row) for row in rows}
 
     def ids_by_unique(self, type_id: str, name: str, values: Iterable[str]) -> dict[str, int]:
-        values = list(values)
-        found: dict[str, int] = {}
+        return dict(self._select_in("SELECT value, record_id FROM uniques WHERE type = ? AND name = ? AND value IN",
+                                    (type_id, name), values))
+
+    def _select_in(self, query: str, fixed: tuple, values: Iterable) -> list[tuple]:
+        """Rows of `query` (ending in IN) for every value, 500 at a time: SQLite caps bound parameters."""
+        values, rows = list(values), []
         for start in range(0, len(values), 500):
             chunk = values[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT value, record_id FROM uniques WHERE type = ? AND name = ? AND value IN ({marks})",
-                (type_id, name, *chunk))
-            found.update(rows)
-        return found
+            rows += self.db.execute(f"{query} ({','.join('?' * len(chunk))})", (*fixed, *chunk)).fetchall()
+        return rows
 
     def archived_ids_by_value(self, type_id: str, name: str, values: Iterable[str]) -> dict[str, int]:
         """Archived records hold no unique-value rows, so their values are found by scanning."""
