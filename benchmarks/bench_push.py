@@ -13,7 +13,6 @@ sets for that many calls (a fresh window lets the first R through at once, so a 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import re
@@ -27,28 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sample_data.make_samples import grow  # noqa: E402
 from syncer import jobs  # noqa: E402
 from syncer.hubspot import HubSpotClient  # noqa: E402
-
-
-def make_sheet(folder: Path, rows: int, changed: int = 0) -> Path:
-    with open(REPO / "sample_data" / "cars.csv", newline="", encoding="utf-8") as f:
-        sample = list(csv.DictReader(f))
-    sheet = folder / "cars.csv"
-    with open(sheet, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(sample[0]))
-        writer.writeheader()
-        for i in range(rows):
-            row = {**sample[i % len(sample)], "VIN": f"BENCH{i:012d}"}
-            if i < changed:
-                row["Listing price"] = str(100000 + i)
-            writer.writerow(row)
-    mapping = folder / "cars.yaml"
-    text = (REPO / "mappings" / "cars.yaml").read_text()
-    text = text.replace("source: ../sample_data/cars.xlsx", "source: cars.csv").replace("sheet: Inventory\n", "")
-    # properties only: association columns cost their own reads and links, measured apart
-    mapping.write_text(text.split("associations:")[0] + "sync:" + text.split("sync:")[1])
-    return mapping
 
 
 def free_port() -> int:
@@ -93,11 +73,11 @@ def main() -> None:
         folder = Path(folder)
         server, base_url = start_sandbox(args.rate, folder / "portal.sqlite")
         try:
-            mapping = make_sheet(folder, args.rows)
+            mapping = grow(folder, args.rows, vin_prefix="BENCH", associations=False)
             seconds, calls, counts = push(mapping, base_url, args.rate)
             assert counts["created"] == args.rows, counts
             report(f"first push of {args.rows:,} rows", args.rows, args.rows, seconds, calls, args.rate)
-            make_sheet(folder, args.rows, changed=args.changes)
+            grow(folder, args.rows, vin_prefix="BENCH", changed=args.changes, associations=False)
             time.sleep(10)  # let the portal's rolling 10 s window drain, so each push starts alike
             seconds, calls, counts = push(mapping, base_url, args.rate)
             assert counts["updated"] == args.changes, counts

@@ -2,6 +2,8 @@
 
     python sample_data/make_samples.py
 
+`grow` writes a larger copy of the sample, with its own mapping, for benchmarks and tests.
+
 The rows are realistic and valid for mappings/cars.yaml; cars_with_errors.csv is cars.csv with the
 deliberately broken cells listed in BROKEN (and in README.md).
 """
@@ -120,6 +122,31 @@ def main() -> None:
     for sheet_row, (column, text, _why) in BROKEN.items():
         broken[sheet_row - 2][HEADER.index(column)] = lines[0][0] if text is None else text
     write_csv(HERE / "cars_with_errors.csv", broken)
+
+
+def grow(folder: Path, rows: int, *, vin_prefix: str = "GROWN", changed: int = 0,
+         associations: bool = True) -> Path:
+    """cars.csv in `folder`: the sample's rows repeated to `rows` rows with fresh VINs (and a new
+    listing price on the first `changed`), and cars.yaml reading it. Returns the mapping's path.
+    Without `associations` the mapping binds properties only and Owner email is left blank."""
+    with open(HERE / "cars.csv", newline="", encoding="utf-8") as f:
+        sample = list(csv.DictReader(f))
+    with open(folder / "cars.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(sample[0]))
+        writer.writeheader()
+        for i in range(rows):
+            row = {**sample[i % len(sample)], "VIN": f"{vin_prefix}{i:012d}"}
+            if i < changed:
+                row["Listing price"] = str(100000 + i)
+            if not associations:
+                row["Owner email"] = ""
+            writer.writerow(row)
+    text = (HERE.parent / "mappings" / "cars.yaml").read_text()
+    text = text.replace("source: ../sample_data/cars.xlsx", "source: cars.csv").replace("sheet: Inventory\n", "")
+    if not associations:
+        text = text[:text.index("associations:")] + text[text.index("sync:"):]
+    (folder / "cars.yaml").write_text(text)
+    return folder / "cars.yaml"
 
 
 if __name__ == "__main__":

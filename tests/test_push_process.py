@@ -6,7 +6,6 @@ run, with no timing involved.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
@@ -17,28 +16,11 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
+from sample_data.make_samples import grow
 from syncer.cli import cli
 from syncer.sandbox import Sandbox
 
 CARS = "2-3465404"
-
-
-def make_sheet(folder, rows: int):
-    """A copy of the sample CSV grown to `rows` rows with fresh VINs, and a mapping that reads it."""
-    with open(REPO / "sample_data" / "cars.csv", newline="", encoding="utf-8") as f:
-        sample = list(csv.DictReader(f))
-    sheet = folder / "cars.csv"
-    with open(sheet, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(sample[0]))
-        writer.writeheader()
-        for i in range(rows):
-            writer.writerow({**sample[i % len(sample)], "VIN": f"TESTVIN{i:010d}"})
-    mapping = folder / "cars.yaml"
-    text = (REPO / "mappings" / "cars.yaml").read_text()
-    mapping.write_text(text.replace("source: ../sample_data/cars.xlsx", "source: cars.csv")
-                       .replace("sheet: Inventory\n", ""))
-    return mapping
 
 
 def start_push(mapping, portal, *extra):
@@ -57,7 +39,7 @@ def vins(portal):
 
 
 def test_ctrl_c_finishes_the_batches_in_flight_and_still_writes_the_report(tmp_path):
-    mapping = make_sheet(tmp_path, 2500)
+    mapping = grow(tmp_path, 2500)
     with Sandbox() as portal:
         gate = portal.hold("POST", "/batch/upsert")
         push = start_push(mapping, portal, "--report", "report.json")
@@ -78,7 +60,7 @@ def test_ctrl_c_finishes_the_batches_in_flight_and_still_writes_the_report(tmp_p
 
 @pytest.mark.parametrize("attempt", range(10))
 def test_a_push_killed_at_any_moment_converges_when_run_again(tmp_path, attempt):
-    mapping = make_sheet(tmp_path, 450)
+    mapping = grow(tmp_path, 450)
     chooser = random.Random(attempt)
     with Sandbox(fault_seed=attempt) as portal:
         # a 450-row push sends 5 batch reads then 5 upserts: kill it while one of them is held
