@@ -65,6 +65,7 @@ class HubSpotClient:
         self._pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="syncer-hubspot")
         self._schemas: list[ObjectType] | None = None
         self._types: dict[str, ObjectType] = {}
+        self._labels: dict[tuple[str, str], list[dict]] = {}
         self._lock = threading.Lock()
         self.on_event = on_event
 
@@ -241,9 +242,17 @@ class HubSpotClient:
     # --- associations -----------------------------------------------------------------------------
 
     def association_labels(self, from_type: str | ObjectType, to_type: str | ObjectType) -> list[dict]:
-        """The association types between two objects: {category, typeId, label} dicts (label may be None)."""
-        path = f"/crm/v4/associations/{self._type_id(from_type)}/{self._type_id(to_type)}/labels"
-        return list(self._get(path).get("results") or [])
+        """The association types between two objects: {category, typeId, label} dicts (label may be None).
+        Asked once per pair of objects and kept for the client's life, as object types are: a run
+        links in many steps, and each would otherwise ask again."""
+        pair = (self._type_id(from_type), self._type_id(to_type))
+        with self._lock:
+            if pair in self._labels:
+                return list(self._labels[pair])
+        found = list(self._get(f"/crm/v4/associations/{pair[0]}/{pair[1]}/labels").get("results") or [])
+        with self._lock:
+            self._labels[pair] = found
+        return list(found)
 
     def associate(self, from_type: str | ObjectType, from_id: str, to_type: str | ObjectType,
                   to_id: str, association_type: int | str) -> None:
@@ -267,11 +276,15 @@ class HubSpotClient:
             return int(association_type)
         return self.association_spec(from_type, to_type, association_type).type_id
 
-    def association_spec(self, from_type, to_type, association_type: int | str) -> AssociationType:
-        """The association type named by a typeId or a label, with the category v4 inputs need."""
+    def association_spec(self, from_type, to_type, association_type: int | str | None) -> AssociationType:
+        """The association type named by a typeId or a label, with the category v4 inputs need;
+        None names the default one, the type without a label."""
         kinds = [AssociationType.from_json(spec) for spec in self.association_labels(from_type, to_type)]
         between = f"from {self.object_type(from_type).name} to {self.object_type(to_type).name}"
-        if isinstance(association_type, int) or str(association_type).isdigit():
+        if association_type is None:
+            found = [kind for kind in kinds if not kind.label]
+            missing = f"no unlabeled (default) association type {between}"
+        elif isinstance(association_type, int) or str(association_type).isdigit():
             found = [kind for kind in kinds if kind.type_id == int(association_type)]
             known = ", ".join(f"{kind.type_id} ({kind.label or 'unlabeled'})" for kind in kinds) or "none"
             missing = f"no association type {association_type} {between}; types defined: {known}"
