@@ -314,6 +314,7 @@ def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
         results = _apply_with_progress(built, client, quiet=quiet or as_json)
     if previous is not None:
         results = merge_results(previous, results)
+        results.meta["not_retried"] = built.meta.get("not_retried") or []
         report_path = report_path or retry_failed
     _finish("push", built, results, report_path, write_back and built.meta.get("source"), as_json)
 
@@ -357,30 +358,57 @@ def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
 
 
 def _apply_with_progress(built, client, *, quiet: bool, **options):
-    """Apply with a progress bar on a terminal; Ctrl-C finishes the batches in flight, then stops."""
+    """apply_plan with a progress bar on a terminal; Ctrl-C finishes the batches in flight, then stops."""
+    with _write_progress("applying", show=not quiet and built.has_changes) as progress:
+        progress.writing = True  # a saved plan's stale check reads first, and Ctrl-C there stops as cleanly
+        return apply_plan(built, client, should_stop=progress.stop.is_set, on_progress=progress.advance, **options)
+
+
+class _WriteProgress:
+    """A run's writes on a rich progress bar (stderr terminals only), and Ctrl-C as a stop request
+    once writing has begun: the run ends after the batches in flight, their outcomes recorded (the
+    next run sends the rest). Before that, while reading and planning, Ctrl-C stops at once."""
+
+    def __init__(self, label: str, show: bool) -> None:
+        import threading
+
+        self.label, self.show = label, show and sys.stderr.isatty()
+        self.stop = threading.Event()
+        self.writing = False
+        self.bar = self.task = None
+
+    def interrupt(self, *_) -> None:
+        if not self.writing:
+            raise KeyboardInterrupt
+        self.stop.set()
+
+    def advance(self, progress) -> None:
+        self.writing = True
+        if self.show and self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]} rows/s"), TimeRemainingColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=progress.total, rate="-")
+        if self.bar is not None:
+            elapsed = self.bar.tasks[0].elapsed or 0
+            rate = f"{progress.done / elapsed:,.0f}" if elapsed else "-"
+            self.bar.update(self.task, completed=progress.done, total=progress.total, rate=rate)
+
+
+@contextmanager
+def _write_progress(label: str, show: bool):
     import signal
-    import threading
 
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    progress = _WriteProgress(label, show)
+    previous = signal.signal(signal.SIGINT, progress.interrupt)
     try:
-        if quiet or not sys.stderr.isatty() or not built.has_changes:
-            return apply_plan(built, client, should_stop=stop.is_set, **options)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        columns = (TextColumn("applying"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]} rows/s"), TimeRemainingColumn())
-        with Progress(*columns, transient=True) as bar:
-            task = bar.add_task("apply", total=len(built.actions), rate="-")
-
-            def advance(progress) -> None:
-                elapsed = bar.tasks[0].elapsed or 0
-                rate = f"{progress.done / elapsed:,.0f}" if elapsed else "-"
-                bar.update(task, completed=progress.done, rate=rate)
-
-            return apply_plan(built, client, should_stop=stop.is_set, on_progress=advance, **options)
+        yield progress
     finally:
         signal.signal(signal.SIGINT, previous)
+        if progress.bar is not None:
+            progress.bar.stop()
 
 
 def _finish(command, built, results, report_path, write_back_source, as_json) -> None:
@@ -434,17 +462,42 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
               help="Let mirror mode archive more than max_archive_fraction of the records.")
 @click.option("--margin", type=click.FloatRange(0), default=120, show_default=True, metavar="SECONDS",
               help="Look for HubSpot changes from this long before the last sync began (search index lag).")
-@click.option("--yes", is_flag=True, help="Accepted for scripts; sync asks nothing.")
+@click.option("--yes", is_flag=True, help="Archive (mirror mode) or spend more than sync.max_daily_share "
+              "without asking (for scripts).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (other text goes to stderr).")
 @portal_options
-def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, base_url, token):
-    """Two-way sync: push sheet edits, pull HubSpot edits, report conflicts (see README)."""
+def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, as_json, base_url, token):
+    """Two-way sync: push sheet edits, pull HubSpot edits, report conflicts (see README).
+
+    Asks before archiving records or using more than sync.max_daily_share of the daily allowance;
+    without a terminal it refuses (exit 2, nothing changed) unless --yes.
+    """
     from syncer.sync import sync
 
-    with open_client(base_url, token) as client:
+    with open_client(base_url, token) as client, _write_progress("syncing", show=not as_json) as progress:
         result = sync(mapping_file, client, source=source, prefer=prefer, allow_mass_archive=allow_mass_archive,
-                      margin_seconds=margin)
-    click.echo(_render_sync(result))
+                      margin_seconds=margin, approve=_sync_approval(yes), on_progress=progress.advance,
+                      should_stop=progress.stop.is_set)
+    click.echo(_render_sync(result), err=as_json)
+    if as_json:
+        click.echo(json.dumps(report.sync_document(result), ensure_ascii=False, indent=1))
     sys.exit(result.exit_code)
+
+
+def _sync_approval(yes: bool):
+    """sync's question before archiving or a costly run: --yes answers it; no terminal refuses."""
+    def approve(built, reasons: list[str]) -> None:
+        if yes:
+            return
+        click.echo(report.render_plan(built), err=True)
+        if not sys.stdin.isatty():
+            raise InputError(f"not synced: the sync {' and '.join(reasons)}; nothing was changed. "
+                             "Pass --yes to sync anyway")
+        click.echo("\n".join(f"This sync {reason}." for reason in reasons), err=True)
+        if not click.confirm("Sync anyway?", default=False, err=True):
+            raise InputError("not synced: cancelled at the prompt; nothing was changed")
+
+    return approve
 
 
 def _render_sync(result) -> str:
@@ -454,6 +507,9 @@ def _render_sync(result) -> str:
              f"marked {c['mark']} archived, conflicts {c['conflict']} ({result.calls} API calls)."]
     if result.results is not None:
         lines.append(report.render_results(result.results))
+        if result.results.meta.get("undo"):
+            lines.append(f"Undo plan written to {result.results.meta['undo']}; revert these writes with: "
+                         f"syncer apply {result.results.meta['undo']}")
     lines += [f"  {e}" for e in result.errors[:20]]
     if len(result.conflicts):
         lines.append("Conflicts (changed on both sides; settle with --prefer sheet|hubspot or edit the sheet):")

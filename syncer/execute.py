@@ -16,11 +16,7 @@ from enum import Enum
 import pandas as pd
 
 from syncer.errors import SyncerError
-from syncer.plan import ActionKind, Plan
-
-# How many inputs go to the client per step; between steps the executor checks for a stop request,
-# so Ctrl-C ends the run after the batches in flight and their outcomes are still recorded.
-STEP_INPUTS = 1000
+from syncer.plan import STEP_INPUTS, ActionKind, Plan
 
 
 class Outcome(str, Enum):
@@ -147,6 +143,8 @@ def apply(
     for kind, send in ((ActionKind.CREATE, run.send_creates), (ActionKind.UPDATE, run.send_updates),
                        (ActionKind.ARCHIVE, run.send_archives)):
         pending = [n for n in plan.of_kind(kind) if n not in outcomes]
+        # Steps of STEP_INPUTS (which plan.estimate counts by): between them a stop request is
+        # honoured, so Ctrl-C ends the run after the batches in flight, their outcomes recorded.
         for start in range(0, len(pending), STEP_INPUTS):
             if should_stop():
                 interrupted = True

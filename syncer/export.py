@@ -1,22 +1,19 @@
 """The pull direction: HubSpot records → a sheet that can be edited and pushed back.
 
-Records are read page by page (list, or search with `--where`) and written in chunks, so memory
-stays bounded whatever the number of records: an xlsx through openpyxl's write-only mode, a CSV by
-appending. Cells are natural (dates as dates, numbers as numbers, options as the mapping's labels),
-under the mapping's column names, plus a `Record ID` column, so the sheet pushes back unchanged.
+Records are read page by page (list, or search with `--where`) and written in chunks through
+`tables.SheetWriter`, so memory stays bounded whatever the number of records. Cells are natural
+(dates as dates, numbers as numbers, options as the mapping's labels), under the mapping's column
+names, plus a `Record ID` column, so the sheet pushes back unchanged.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-import openpyxl
 import pandas as pd
 
 from syncer import mapping, tables, values
@@ -46,10 +43,12 @@ class ExportSummary:
 
 def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable[str] = (),
            all_properties: bool = False, archived: bool = False,
-           on_progress: Callable[[int], None] | None = None) -> ExportSummary:
+           on_progress: Callable[[int], None] | None = None,
+           chunk_records: int = CHUNK_RECORDS) -> ExportSummary:
     """Write the mapping's object to `out` (.xlsx or .csv). `where`: conditions such as
     `year >= 2020` (AND-ed), sent as search filters; without them every record is listed.
-    `on_progress` receives the number of records written so far, after each chunk."""
+    `on_progress` receives the number of records written so far, after each chunk of
+    `chunk_records`."""
     m = mapping.load(mapping_path)
     out = Path(out)
     if out.suffix.lower() not in tables.CSV_SUFFIXES | tables.XLSX_SUFFIXES:
@@ -70,8 +69,9 @@ def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable
         records = client.list_records(object_type, properties=names, archived=archived)
     columns = export_columns(m, names)
     written = 0
-    with _SheetWriter(out, columns, sheet=m.sheet if isinstance(m.sheet, str) else "Sheet1") as writer:
-        for chunk in _chunks(records, CHUNK_RECORDS):
+    sheet_name = m.sheet if isinstance(m.sheet, str) else "Sheet1"
+    with tables.SheetWriter(out, columns, sheet_name=sheet_name) as writer:
+        for chunk in _chunks(records, chunk_records):
             writer.write(record_cells(chunk, m, properties, names, client, object_type,
                                       text_dates=writer.is_csv))
             written += len(chunk)
@@ -196,69 +196,3 @@ def _operand(text: str, value: str, prop: dict, spec) -> str:
     if converted.messages.iloc[0]:
         raise InputError(f'--where "{text}": {converted.messages.iloc[0]}')
     return converted.canonical.iloc[0]
-
-
-# --- writing in chunks ---------------------------------------------------------------------------
-
-
-class _SheetWriter:
-    """Rows appended chunk by chunk to a temporary file beside `path`, renamed into place on close."""
-
-    def __init__(self, path: Path, columns: list[str], *, sheet: str) -> None:
-        if not path.parent.is_dir():
-            raise InputError(f"{path}: cannot write here (no folder {path.parent})")
-        self.path, self.columns, self.sheet_name = path, columns, sheet
-        self.is_csv = path.suffix.lower() in tables.CSV_SUFFIXES
-        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-        os.close(fd)
-        self.rows = 0
-
-    def __enter__(self) -> _SheetWriter:
-        if self.is_csv:
-            self.file = open(self.tmp, "w", encoding="utf-8", newline="")
-            pd.DataFrame(columns=self.columns).pipe(self._csv_frame).to_csv(self.file, index=False)
-        else:
-            self.book = openpyxl.Workbook(write_only=True)
-            self.ws = self.book.create_sheet(self.sheet_name)
-            self.ws.freeze_panes = "A2"
-            self.ws.append([tables._header_cell(self.ws, c) for c in self.columns])
-        return self
-
-    def write(self, cells: pd.DataFrame) -> None:
-        if self.is_csv:
-            self._csv_frame(cells).to_csv(self.file, index=False, header=False)
-        else:
-            if self.rows == 0:
-                self._fit_widths(cells)
-            for row in cells.itertuples(index=False, name=None):
-                self.ws.append([tables._xlsx_value(self.ws, v) for v in row])
-        self.rows += len(cells)
-
-    def _fit_widths(self, cells: pd.DataFrame) -> None:
-        from openpyxl.utils import get_column_letter
-
-        for i, width in enumerate(tables.column_widths(cells), start=1):
-            self.ws.column_dimensions[get_column_letter(i)].width = width
-
-    @staticmethod
-    def _csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-        safe = frame.copy()
-        safe.columns = [tables.escape_formula(str(c)) for c in frame.columns]
-        for column in safe.columns:
-            safe[column] = tables._escape_column(safe[column].astype(object))
-        return safe
-
-    def __exit__(self, kind, error, trace) -> None:
-        try:
-            if self.is_csv:
-                self.file.close()
-            elif kind is None:
-                from openpyxl.utils import get_column_letter
-
-                self.ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.rows + 1}"
-                self.book.save(self.tmp)
-            if kind is None:
-                os.replace(self.tmp, self.path)
-        finally:
-            if os.path.exists(self.tmp):
-                os.unlink(self.tmp)

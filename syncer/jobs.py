@@ -11,10 +11,11 @@ A scheduler (cron, Airflow, Dagster) calls these exactly as the CLI does:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import secrets
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,11 +97,12 @@ def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
     return with_estimate(built, getattr(client, "rate_limit", None))
 
 
-def with_estimate(built: Plan, rate_limit=None) -> Plan:
-    """Store plan.estimate in the plan's meta; without `rate_limit`, at the one it was made with."""
+def with_estimate(built: Plan, rate_limit=None, *, stale_check: bool = False) -> Plan:
+    """Store plan.estimate in the plan's meta; without `rate_limit`, at the one it was made with.
+    `stale_check`: the plan will be applied as a saved one, reading its records first."""
     if rate_limit is None:
         rate_limit = (built.meta.get("estimate") or {}).get("rate_limit")
-    built.meta["estimate"] = plan.estimate(built, rate_limit)
+    built.meta["estimate"] = plan.estimate(built, rate_limit, stale_check=stale_check)
     return built
 
 
@@ -210,8 +212,11 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
 
     Afterwards the records written or found in step are recorded as owned by the plan's mapping,
     and (with `undo`, when anything was written) an undo plan is saved; `results.meta` carries
-    `run_id`, `estimate` and `undo` (its path, or None).
+    `run_id`, `estimate` and `undo` (its path, or None). `results.calls` counts every request the
+    run made, the stale check's reads included, as the estimate does.
     """
+    built = with_estimate(dataclasses.replace(built, meta=dict(built.meta)), stale_check=check_stale)
+    calls_before = getattr(client, "calls", 0)
     conflicts: dict[int, str] = {}
     if check_stale:
         stale = find_stale(built, client)
@@ -232,6 +237,7 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
         path.parent.mkdir(parents=True, exist_ok=True)
         save_plan(undo_plan, path)
         results.meta["undo"] = str(path)
+    results.calls = getattr(client, "calls", 0) - calls_before  # the stale check's reads included
     return results
 
 
@@ -259,27 +265,58 @@ def over_budget(built: Plan) -> str | None:
 # --- retry -------------------------------------------------------------------------------------
 
 
-def _identity(outcome: RowOutcome) -> tuple:
-    """A row by its sheet row number; an archive (no row) by its key."""
-    return ("row", outcome.row) if outcome.row is not None else ("key", outcome.key)
+def _identity(key, record_id) -> tuple | None:
+    """What finds a row again after the sheet changed: its key (the id property's value), else its
+    record id; None for a line with neither. Never the sheet row: rows move when others are inserted."""
+    if not pd.isna(key):
+        return ("key", key)
+    if not pd.isna(record_id):
+        return ("record", record_id)
+    return None
+
+
+def _outcome_identity(outcome: RowOutcome) -> tuple | None:
+    return _identity(outcome.key, outcome.record_id)
 
 
 def retry_plan(built: Plan, previous: Results) -> Plan:
-    """Only the actions for rows that failed or conflicted in a previous run's results."""
-    failed = {_identity(o) for o in previous.problems}
-    rows = built.actions["row"]
-    wanted = [("row", int(r)) if not pd.isna(r) else ("key", k) for r, k in zip(rows, built.actions["key"])]
-    keep = built.actions.index[[w in failed for w in wanted]]
-    return with_estimate(built.select(keep))
+    """Only the actions for the rows that failed or conflicted in a previous run's results, found
+    again by key (record id for a line without one), so rows inserted or deleted since do not shift
+    the match. The failed rows it cannot find are listed, one message each, in meta `not_retried`."""
+    wanted = {_outcome_identity(o) for o in previous.problems} - {None}
+    found = [_identity(k, r) for k, r in zip(built.actions["key"], built.actions["record_id"])]
+    keep = built.actions.index[[identity in wanted for identity in found]]
+    present = set(found) - {None}
+    retried = built.select(keep)
+    lost = [o for o in previous.problems if _outcome_identity(o) not in present]
+    retried.meta["not_retried"] = [_not_retried(o, built.id_property) for o in lost]
+    return with_estimate(retried)
+
+
+def _not_retried(outcome: RowOutcome, id_property: str) -> str:
+    where = f"row {outcome.row}" if outcome.row is not None else f"record {outcome.record_id}"
+    if outcome.key is None:
+        return (f"{where}: not retried: it had no {id_property} value, so it cannot be found again; "
+                "push without --retry-failed to send it")
+    return (f"{where} ({outcome.key}): not retried: no row of the sheet has {id_property} {outcome.key!r} "
+            "now (deleted, or its key changed?)")
 
 
 def merge_results(previous: Results, retried: Results) -> Results:
-    """One ledger: the previous report's rows, each replaced by its retry's outcome where retried."""
-    newer = {_identity(o): o for o in retried.outcomes}
-    merged = [newer.pop(_identity(o), o) for o in previous.outcomes]
-    merged.extend(newer.values())
+    """One ledger: the previous report's rows, each replaced by its retry's outcome where retried
+    (matched by key, as retry_plan matches them); anything else the retry did is added at the end."""
+    newer: dict[tuple | None, deque[RowOutcome]] = defaultdict(deque)
+    for outcome in retried.outcomes:
+        newer[_outcome_identity(outcome)].append(outcome)
+    merged = []
+    for outcome in previous.outcomes:
+        identity = _outcome_identity(outcome)
+        queue = newer.get(identity) if identity is not None else None
+        merged.append(queue.popleft() if queue else outcome)
+    merged.extend(outcome for queue in newer.values() for outcome in queue)
     meta = {**previous.meta, **retried.meta, "retried_rows": len(retried.outcomes)}
-    return Results(merged, calls=retried.calls, interrupted=retried.interrupted, meta=meta)
+    return Results(merged, calls=retried.calls, interrupted=retried.interrupted, meta=meta,
+                   updated_at=retried.updated_at)
 
 
 # --- undo --------------------------------------------------------------------------------------
@@ -299,22 +336,24 @@ def build_undo(built: Plan, results: Results, client) -> Plan | None:
     was empty is cleared), records the run created are archived. None when the run wrote nothing.
 
     Its `updated_at` per record is the one HubSpot answered the run's write with (read again only
-    where an answer lacked it), so applying it refuses records changed since. Records the run archived cannot be restored through the API; they are listed in
-    meta `not_restorable` with HubSpot's recycle-bin window.
+    where an answer lacked it), so applying it refuses records changed since. Records the run
+    archived cannot be restored through the API, nor can values the run overwrote on a record a
+    planned create found already there; both are listed in meta `not_restorable`.
     """
     by_row = {n: o for n, o in zip(built.actions.index, results.outcomes)}
     updated = [n for n, o in by_row.items() if o.outcome is Outcome.UPDATED and o.action == ActionKind.UPDATE.value]
     created = [n for n, o in by_row.items() if o.outcome is Outcome.CREATED]
     archived = [o for o in by_row.values() if o.outcome is Outcome.ARCHIVED]
     # planned creates that found the record already there (upsert answered new: false)
-    unknown = [o for o in by_row.values() if o.outcome is Outcome.UPDATED and o.action == ActionKind.CREATE.value]
-    if not (updated or created or archived or unknown):
+    found_existing = [o for o in by_row.values()
+                      if o.outcome is Outcome.UPDATED and o.action == ActionKind.CREATE.value]
+    if not (updated or created or archived or found_existing):
         return None
     numbers = updated + created
     now = dict(results.updated_at)
-    unknown = [n for n in numbers if by_row[n].record_id not in now]
-    if unknown:  # a write answered without updatedAt: read it
-        now.update(_updated_at(built, client, unknown))
+    unanswered = [n for n in numbers if by_row[n].record_id not in now]
+    if unanswered:  # a write answered without updatedAt: read it
+        now.update(_updated_at(built, client, unanswered))
     actions = built.actions.loc[numbers].copy()
     actions["action"] = [ActionKind.UPDATE.value] * len(updated) + [ActionKind.ARCHIVE.value] * len(created)
     actions["record_id"] = [by_row[n].record_id for n in numbers]
@@ -337,7 +376,7 @@ def build_undo(built: Plan, results: Results, client) -> Plan | None:
                           [{"key": o.key, "record_id": o.record_id,
                             "note": "planned as a create, but HubSpot already had the record; its values "
                                     "before the run are unknown, so undo leaves it as it is"}
-                           for o in unknown],
+                           for o in found_existing],
     })
     undo = Plan(built.object_type, built.id_property, built.mode, built.properties,
                 actions.reset_index(drop=True), after.reset_index(drop=True), before.reset_index(drop=True), meta)
@@ -414,19 +453,19 @@ def skip_actions(built: Plan, numbers, why: str) -> Plan:
 
 def load_plan(path: str | Path) -> Plan:
     """A plan file, or a review workbook's plan restricted to the rows still approved (see
-    report.read_review)."""
+    report.read_review). Its estimate counts the reads of apply_plan's stale check."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         document, approved = report.read_review(path)
         built = plan.from_json(document, source=str(path))
         declined = built.actions.index[built.actions["action"].isin([k.value for k in plan.WRITES])
                                        & ~built.actions.index.isin(approved)]
-        return with_estimate(skip_actions(built, declined, f"not approved in {path.name}"))
+        return with_estimate(skip_actions(built, declined, f"not approved in {path.name}"), stale_check=True)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: cannot read the plan file ({exc})") from None
-    return plan.from_json(document, source=str(path))
+    return with_estimate(plan.from_json(document, source=str(path)), stale_check=True)
 
 
 def save_plan(built: Plan, path: str | Path) -> None:

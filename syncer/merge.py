@@ -10,6 +10,9 @@ Whole records: a record new in HubSpot is appended to the sheet; a record archiv
 marked on its row (a conflict if the row was edited since); a row deleted from the sheet archives
 its record in mirror mode only (a conflict if the record changed in HubSpot since). Keys new to
 the sheet and the first sync have no base: the sheet is pushed, blanks are filled from HubSpot.
+
+Any column of `local` besides the id property merges as a property, so an association column
+(`assoc:<column>`, its value the target's display value such as the owner's email) merges like one.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def merge(local: pd.DataFrame, base: pd.DataFrame | None, remote: pd.DataFrame, 
     return state.result()
 
 
-def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def differs(a, b) -> np.ndarray:
     """Elementwise a != b where None equals None (and only None)."""
     a_none, b_none = pd.isna(a), pd.isna(b)
     return np.where(a_none | b_none, a_none != b_none, a != b).astype(bool)
@@ -107,7 +110,7 @@ class _State:
             b[prop], l[prop], r[prop] = (_nones(v) for v in (b[prop], l[prop], r[prop]))
         edited = np.zeros(len(keys), dtype=bool)
         for prop in self.properties:
-            edited |= _differs(l[prop], b[prop])
+            edited |= differs(l[prop], b[prop])
         self._archived_rows(keys, gone, edited, based, l)
         self._three_way(keys, ~gone, exists, record_ids, b, l, r, remote)
 
@@ -131,8 +134,8 @@ class _State:
         n = len(keys)
         pushes, pulls, conflicts, new = {}, {}, {}, {}
         for prop in self.properties:
-            mine, theirs = _differs(l[prop], b[prop]), _differs(r[prop], b[prop])
-            clash = mine & theirs & _differs(l[prop], r[prop])
+            mine, theirs = differs(l[prop], b[prop]), differs(r[prop], b[prop])
+            clash = mine & theirs & differs(l[prop], r[prop])
             pushes[prop] = live & ((mine & ~theirs) | (clash & (self.prefer == SHEET)))
             pulls[prop] = live & ((theirs & ~mine) | (clash & (self.prefer == HUBSPOT)))
             conflicts[prop] = live & clash & (self.prefer is None)

@@ -23,6 +23,9 @@ import pandas as pd
 from syncer.errors import InputError
 
 BATCH_SIZE = 100  # HubSpot's limit on inputs per batch call
+# Rows of one kind the executor sends per step; it checks for a stop request and links the
+# step's associations between steps, so the estimate counts association calls per step too.
+STEP_INPUTS = 1000
 PLAN_FILE_VERSION = 1
 ACTION_COLUMNS = ["row", "key", "action", "record_id", "updated_at", "message"]
 
@@ -271,24 +274,21 @@ def _check_archive_share(archives, records, valid_rows, max_fraction, allowed):
 # --- cost ---------------------------------------------------------------------------------------
 
 
-def estimate(plan: Plan, rate_limit=None) -> dict:
-    """The API calls applying `plan` will make, per action kind, and what they cost at the portal's
-    rate limit (a hubspot RateLimit, or None when the portal has not reported one).
+def estimate(plan: Plan, rate_limit=None, *, stale_check: bool = False) -> dict:
+    """The API calls applying `plan` will make, per kind, and what they cost at the portal's rate
+    limit (a hubspot RateLimit, or None when the portal has not reported one).
 
-    Each kind goes out in batches of 100; each association column changed on written rows adds a
-    batch of links and, where a target is replaced, a batch of unlinks. `seconds` is the least time
-    the calls take at the interval limit; `daily_share` the part of the daily allowance they use.
+    Each kind goes out in batches of 100. Association links go out per step of the executor
+    (STEP_INPUTS rows of a kind): per association column, a batch of links for the new targets and
+    a batch of unlinks for the replaced ones. `stale_check` (a saved plan, applied by a new client)
+    adds the read of every record it writes and one look-up of each association column's type
+    (`association_types`).
+    `seconds` is the least time the calls take at the interval limit; `daily_share` the part of
+    the daily allowance they use.
     """
     calls = {kind.value: math.ceil(len(plan.of_kind(kind)) / BATCH_SIZE) for kind in WRITES}
-    written = plan.actions["action"].isin([ActionKind.CREATE.value, ActionKind.UPDATE.value])
-    links = 0
-    for name in plan.meta.get("associations") or {}:
-        if name in plan.after:
-            changed = plan.after.loc[written, name]
-            replaced = plan.before.loc[written, name]
-            links += math.ceil(int((changed.notna() & (changed != "")).sum()) / BATCH_SIZE)
-            links += math.ceil(int((changed.notna() & replaced.notna() & (replaced != "")).sum()) / BATCH_SIZE)
-    calls["associations"] = links
+    calls["associations"], calls["association_types"] = _association_calls(plan, stale_check)
+    calls["stale_check"] = _stale_check_calls(plan) if stale_check else 0
     total = sum(calls.values())
     limit = _limit_fields(rate_limit)
     interval = limit.get("max_per_interval")
@@ -301,6 +301,34 @@ def estimate(plan: Plan, rate_limit=None) -> dict:
         "daily_share": total / daily if daily else None,
         "rate_limit": limit or None,
     }
+
+
+def _stale_check_calls(plan: Plan) -> int:
+    """One batch read per 100 distinct keys the plan writes (jobs.find_stale)."""
+    writes = plan.actions.loc[plan.actions["action"].isin([k.value for k in WRITES]), "key"]
+    return math.ceil(writes.dropna().nunique() / BATCH_SIZE)
+
+
+def _association_calls(plan: Plan, saved: bool) -> tuple[int, int]:
+    """(link and unlink batches, association type look-ups), step by step as the executor sends
+    them. The client keeps the association types it has looked up, and a push looked them up while
+    planning; only a saved plan, applied by a new client, asks once per association column."""
+    batches = lookups = 0
+    for name in plan.meta.get("associations") or {}:
+        if name not in plan.after:
+            continue
+        pairs = 0
+        for kind in (ActionKind.CREATE, ActionKind.UPDATE):
+            for step in plan.batches(kind, STEP_INPUTS):
+                after, before = plan.after.loc[step, name], plan.before.loc[step, name]
+                linked = after.notna() & (after != "")
+                unlinked = after.notna() & before.notna() & (before != "")
+                for count in (int(unlinked.sum()), int(linked.sum())):
+                    batches += math.ceil(count / BATCH_SIZE)
+                    pairs += count
+        if saved and pairs:
+            lookups += 1
+    return batches, lookups
 
 
 def _limit_fields(rate_limit) -> dict:
@@ -321,6 +349,8 @@ def to_json(plan: Plan) -> dict:
     actions = []
     after = plan.after.to_numpy(dtype=object)
     before = plan.before.to_numpy(dtype=object)
+    before = np.where(pd.isna(before), None, before)
+    sent = ~pd.isna(after)
     for position, line in enumerate(plan.actions.itertuples(index=False)):
         entry = {
             "row": None if pd.isna(line.row) else int(line.row),
@@ -331,8 +361,8 @@ def to_json(plan: Plan) -> dict:
         }
         if not pd.isna(line.message):
             entry["message"] = line.message
-        changes = {prop: {"before": _value(b), "after": a}
-                   for prop, a, b in zip(plan.properties, after[position], before[position]) if not pd.isna(a)}
+        changes = {prop: {"before": b, "after": a}
+                   for prop, a, b, s in zip(plan.properties, after[position], before[position], sent[position]) if s}
         if changes:
             entry["changes"] = changes
         actions.append(entry)

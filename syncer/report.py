@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
-from openpyxl import load_workbook
+import python_calamine
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from syncer import plan as plans, tables
 from syncer.errors import InputError
@@ -28,14 +32,19 @@ _OUTCOME_FILLS = {
     Outcome.CONFLICT.value: "F8CBAD",
     Outcome.FAILED.value: "FFC7CE",
 }
-_CHANGED_FILL = PatternFill("solid", fgColor="FFEB9C")
+_SENT_FILL = PatternFill("solid", start_color="FFEB9C", end_color="FFEB9C")  # a conditional fill reads end_color
 
 
 # --- plans on a terminal -------------------------------------------------------------------------
 
 
-def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND) -> str:
-    """Counts per action, then up to `limit` lines of detail per kind: row, key, property: before → after."""
+def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND, width: int | None = None) -> str:
+    """Counts per action, then up to `limit` lines of detail per kind: row, key, property: before → after.
+
+    A create line shows the key and the first properties that fit in `width` characters (the
+    terminal's by default), then "+N more"; update lines show every change.
+    """
+    width = width or shutil.get_terminal_size((100, 24)).columns
     counts = plan.counts()
     lines = ["  ".join(f"{kind} {n}" for kind, n in counts.items())]
     for kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.ARCHIVE, ActionKind.SKIP, ActionKind.ERROR):
@@ -44,9 +53,10 @@ def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND) -> str:
             continue
         lines.append("")
         lines.append(f"{kind.value} ({len(numbers)}):")
-        lines.extend(_describe(plan, n) for n in numbers[:limit])
+        lines.extend(_describe(plan, n, width) for n in numbers[:limit])
         if len(numbers) > limit:
             lines.append(f"  … and {len(numbers) - limit} more (see them all with --review review.xlsx or -o plan.json)")
+    lines.extend(f"  {message}" for message in plan.meta.get("not_retried") or [])
     if not plan.has_changes:
         lines.extend(["", "Nothing to change: HubSpot already matches the sheet."])
     elif plan.meta.get("estimate"):
@@ -67,7 +77,7 @@ def render_estimate(estimate: dict) -> str:
     return text
 
 
-def _describe(plan: Plan, number: int) -> str:
+def _describe(plan: Plan, number: int, width: int) -> str:
     line = plan.actions.loc[number]
     where = f"row {line['row']}" if not pd.isna(line["row"]) else f"record {line['record_id']}"
     head = f"  {where}  {line['key']}"
@@ -75,10 +85,24 @@ def _describe(plan: Plan, number: int) -> str:
         return f"{head}: {line['message']}"
     changes = {_name(p): change for p, change in plan.changed_properties(number).items()}
     if line["action"] == ActionKind.CREATE.value:
-        return head + ": " + ", ".join(f"{p}={_show(a)}" for p, (_, a) in changes.items())
+        return _condensed(head + ": ", [f"{p}={_show(a)}" for p, (_, a) in changes.items()], width)
     if line["action"] == ActionKind.UPDATE.value:
         return head + ": " + "; ".join(f"{p}: {_show(b)} → {_show(a)}" for p, (b, a) in changes.items())
     return head
+
+
+def _condensed(head: str, items: list[str], width: int) -> str:
+    """`head` and as many items as fit in `width` with room for "+N more"; at least the first one."""
+    shown, used = [], len(head)
+    for position, item in enumerate(items):
+        more = len(items) - position - 1
+        room = width - (len(f", +{more} more") if more else 0)
+        if shown and used + len(", ") + len(item) > room:
+            break
+        shown.append(item)
+        used += len(item) + (len(", ") if len(shown) > 1 else 0)
+    rest = len(items) - len(shown)
+    return head + ", ".join(shown) + (f", +{rest} more" if rest else "")
 
 
 def _name(prop: str) -> str:
@@ -96,91 +120,154 @@ def _show(value) -> str:
 
 # --- review workbook ----------------------------------------------------------------------------
 
+PLAN_SHEET = "syncer_plan"  # very hidden: the plan itself, so the workbook travels alone
+PLAN_CHUNK = 32_000  # characters per cell, under Excel's limit of 32,767
+_REVIEW_FIXED = ("row", "key", "record_id", APPROVE, "plan_action")
+
 
 def write_review(plan: Plan, path: Path) -> None:
     """A workbook to review a plan in Excel: a Summary sheet and one sheet per action kind.
 
-    Update sheets put each changed property's before and after side by side and highlight the after.
-    Create, Update and Archive sheets end with an `approve` column filled with yes and a
-    `plan_action` number. The plan itself is saved beside the workbook (`review.plan.json` for
-    `review.xlsx`) and its SHA-256 digest written on the Summary sheet, so `syncer apply review.xlsx`
-    applies exactly that plan's rows still marked yes, and refuses a plan file changed since.
+    Update sheets put each changed property's before and after side by side; the values sent are
+    highlighted. Create, Update and Archive sheets end with an `approve` column filled with yes (a
+    yes/no list) and a `plan_action` number. The plan itself is kept in the workbook, on a very
+    hidden sheet, and its SHA-256 digest written on the Summary sheet, so `syncer apply review.xlsx`
+    applies exactly that plan's rows still marked yes, and refuses a plan edited since.
+
+    Written in one streaming pass (tables.SheetWriter): styling cells afterwards meant loading and
+    saving the whole workbook again, which took most of the time.
     """
     path = Path(path)
-    text = plans.dumps(plan)
-    plan_file = review_plan_path(path)
-    sheets = {"Summary": _summary_frame(plan, plan_file.name, hashlib.sha256(text.encode()).hexdigest())}
+    text = json.dumps(plans.to_json(plan), ensure_ascii=False, separators=(",", ":"))
+    # Excel and calamine read `_xHHHH_` in a cell as an escaped character; spelling every "_x" as
+    # JSON's \u005fx (an "_" can only stand inside a JSON string) keeps the text, and its digest, intact.
+    text = text.replace("_x", "\\u005fx")
+    sheets = {"Summary": _summary_frame(plan, hashlib.sha256(text.encode()).hexdigest())}
     for kind in ActionKind:
         numbers = plan.of_kind(kind)
         if len(numbers) and kind is not ActionKind.UNCHANGED:
             sheets[kind.value.capitalize()] = _action_frame(plan, kind, numbers)
-    tables.write_sheets(sheets, path)
-    plan_file.write_text(text, encoding="utf-8")
-    _highlight_after_columns(path, [name for name in sheets if name in ("Create", "Update")])
+    with tables.SheetWriter(path) as writer:
+        for name, frame in sheets.items():
+            writer.sheet(name, frame.columns)
+            writer.write(frame)
+            _mark_review_columns(writer.worksheet, frame, highlight=name in ("Create", "Update"))
+        writer.sheet(PLAN_SHEET, [PLAN_SHEET])
+        writer.write(pd.DataFrame({PLAN_SHEET: [text[i:i + PLAN_CHUNK] for i in range(0, len(text), PLAN_CHUNK)]}))
+        writer.worksheet.sheet_state = "veryHidden"  # never shown in Excel's unhide list
 
 
-def review_plan_path(path: Path) -> Path:
-    return Path(path).with_suffix(".plan.json")
+def _mark_review_columns(ws, frame: pd.DataFrame, *, highlight: bool) -> None:
+    """With `highlight`, the values sent are filled in yellow by one conditional format per column
+    (a style per cell costs more than writing the cell); the approve column offers yes or no."""
+    bottom = len(frame) + 1
+    for position, name in enumerate(frame.columns, start=1):
+        column = get_column_letter(position)
+        if highlight and name not in _REVIEW_FIXED and not str(name).endswith("(before)"):
+            ws.conditional_formatting.add(f"{column}2:{column}{bottom}",
+                                          FormulaRule(formula=[f"LEN({column}2)>0"], fill=_SENT_FILL))
+        if name == APPROVE:
+            choice = DataValidation(type="list", formula1='"yes,no"', allow_blank=True, showErrorMessage=True,
+                                    errorTitle=APPROVE, error="yes or no")
+            choice.add(f"{column}2:{column}{bottom}")
+            ws.data_validations.append(choice)
 
 
 def read_review(path: Path) -> tuple[dict, set[int]]:
-    """The plan document a review workbook was made with, and the action numbers still marked yes."""
+    """The plan document a review workbook was made with, and the action numbers still marked yes.
+
+    The plan comes from the workbook's hidden sheet, or, for a workbook made before it kept one,
+    from the plan file named on its Summary sheet; either must match the digest there. Read with
+    calamine, which reads the sheets' values many times faster than openpyxl.
+    """
+    path = Path(path)
     try:
-        book = load_workbook(path, read_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        sheets = {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
+    except Exception as exc:  # calamine raises several kinds for a damaged or foreign file
         raise InputError(f"{path}: cannot read the review workbook ({exc})") from None
-    try:
-        facts = {item: value for item, value, *_ in book["Summary"].iter_rows(min_row=2, values_only=True)} \
-            if "Summary" in book.sheetnames else {}
-        approved = set()
-        for kind in plans.WRITES:
-            name = kind.value.capitalize()
-            if name in book.sheetnames:
-                approved |= _approved_rows(path, book[name])
-    finally:
-        book.close()
-    return _review_plan(path, facts), approved
+    facts = {line[0]: line[1] for line in sheets.get("Summary", [])[1:] if len(line) >= 2}
+    text = _plan_file_text(path, facts) if "plan file" in facts else _kept_plan(sheets)
+    document = _checked_plan(path, facts, text)
+    approved = set()
+    for kind in plans.WRITES:
+        name = kind.value.capitalize()
+        if name in sheets:
+            approved |= _approved_rows(path, name, sheets[name], _numbers_of(document, kind))
+    return document, approved
 
 
-def _review_plan(path: Path, facts: dict) -> dict:
-    if "plan digest" not in facts:
-        raise InputError(f"{path}: not a review workbook from `syncer plan --review` (no plan digest on Summary)")
-    plan_file = Path(path).parent / str(facts["plan file"])
+def _kept_plan(sheets: dict[str, list[list]]) -> str | None:
+    """The plan JSON from the hidden sheet's chunks; None for a workbook without that sheet."""
+    if PLAN_SHEET not in sheets:
+        return None
+    return "".join(str(line[0]) for line in sheets[PLAN_SHEET][1:] if line)  # under its header
+
+
+def _plan_file_text(path: Path, facts: dict) -> str:
+    """The plan of a workbook made before the plan was kept inside: the file named on Summary."""
+    plan_file = path.parent / str(facts["plan file"])
     try:
-        text = plan_file.read_text(encoding="utf-8")
+        return plan_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the plan it was made with, {plan_file} ({exc.strerror}); "
                          "keep the two files together") from None
+
+
+def _checked_plan(path: Path, facts: dict, text: str | None) -> dict:
+    """The plan document, refused unless its digest is the one on the Summary sheet."""
+    if "plan digest" not in facts or text is None:
+        raise InputError(f"{path}: not a review workbook from `syncer plan --review` (no plan digest on "
+                         f"Summary, or no {PLAN_SHEET} sheet)")
+    where = facts.get("plan file") or f"the plan kept in its hidden sheet {PLAN_SHEET}"
     if hashlib.sha256(text.encode()).hexdigest() != facts["plan digest"]:
-        raise InputError(f"{path}: {plan_file} is not the plan this workbook was made with (digest differs); "
+        raise InputError(f"{path}: {where} is not the plan this workbook was made with (digest differs); "
                          "make the review again")
     try:
         return json.loads(text)
     except ValueError:
-        raise InputError(f"{plan_file}: the plan file is damaged; make the review again") from None
+        raise InputError(f"{path}: {where} is damaged; make the review again") from None
 
 
-def _approved_rows(path: Path, sheet) -> set[int]:
-    rows = sheet.iter_rows(values_only=True)
-    header = list(next(rows, ()))
+def _numbers_of(document: dict, kind: ActionKind) -> set[int]:
+    actions = document.get("actions") if isinstance(document, dict) else None
+    return {n for n, a in enumerate(actions or []) if isinstance(a, dict) and a.get("action") == kind.value}
+
+
+def _approved_rows(path: Path, sheet: str, rows: list[list], numbers: set[int]) -> set[int]:
+    """The plan_action numbers marked yes on one sheet; each must be one of the plan's `numbers`."""
+    header = list(rows[0]) if rows else []
     if APPROVE not in header or "plan_action" not in header:
-        raise InputError(f'{path}, sheet "{sheet.title}": the "{APPROVE}" or "plan_action" column is missing; '
+        raise InputError(f'{path}, sheet "{sheet}": the "{APPROVE}" or "plan_action" column is missing; '
                          "make the review again")
     approve, number = header.index(APPROVE), header.index("plan_action")
     found = set()
-    for line, values in enumerate(rows, start=2):
+    for line, values in enumerate(rows[1:], start=2):
+        values = list(values) + [""] * (len(header) - len(values))
         mark = str(values[approve] or "").strip().lower()
         if mark not in ("yes", "y", "no", "n", ""):
-            raise InputError(f'{path}, sheet "{sheet.title}", row {line}, column "{APPROVE}": '
+            raise InputError(f'{path}, sheet "{sheet}", row {line}, column "{APPROVE}": '
                              f"{values[approve]!r} is neither yes nor no")
         if mark in ("yes", "y"):
-            found.add(int(values[number]))
+            found.add(_plan_action(path, sheet, line, values[number], numbers))
     return found
 
 
-def _summary_frame(plan: Plan, plan_file: str, digest: str) -> pd.DataFrame:
+def _plan_action(path: Path, sheet: str, line: int, value, numbers: set[int]) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number.is_integer() or int(number) not in numbers:
+        shown = "a blank" if value in ("", None) else repr(int(number) if number.is_integer() else value)
+        raise InputError(f'{path}, sheet "{sheet}", row {line}, column "plan_action": {shown} is not one of '
+                         f"this sheet's plan actions; keep the column as written, or make the review again")
+    return int(number)
+
+
+def _summary_frame(plan: Plan, digest: str) -> pd.DataFrame:
     facts = [("object", plan.object_type), ("id property", plan.id_property), ("mode", plan.mode.value),
-             ("plan file", plan_file), ("plan digest", digest)]
+             ("plan", f"kept in this workbook (hidden sheet {PLAN_SHEET})"), ("plan digest", digest)]
     facts += [(k, str(v)) for k, v in plan.meta.items() if isinstance(v, (str, int, float))]
     facts += [(f"{kind} rows", n) for kind, n in plan.counts().items()]
     return pd.DataFrame(facts, columns=["item", "value"])
@@ -208,22 +295,6 @@ def _approvable(frame: pd.DataFrame, numbers: pd.Index) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _highlight_after_columns(path: Path, sheet_names: list[str]) -> None:
-    if not sheet_names:
-        return
-    book = load_workbook(path)
-    for name in sheet_names:
-        sheet = book[name]
-        header = [cell.value for cell in sheet[1]]
-        for col, title in enumerate(header, start=1):
-            if title in ("row", "key", "record_id", APPROVE, "plan_action") or str(title).endswith("(before)"):
-                continue
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):
-                if cell.value not in (None, ""):
-                    cell.fill = _CHANGED_FILL
-    book.save(path)
-
-
 # --- results ------------------------------------------------------------------------------------
 
 
@@ -235,11 +306,11 @@ def render_results(results: Results) -> str:
     differences = results.differences
     if differences:
         lines.append(f"{len(differences)} row(s) ended differently than planned (column as_planned in the report):")
-        lines.extend(f"  row {o.row}  {o.key}: planned {o.action}, HubSpot {o.outcome.value}"
+        lines.extend(f"  {_where(o)}  {o.key}: planned {o.action}, HubSpot {o.outcome.value}"
                      for o in differences[:SHOWN_PER_KIND] if o.outcome not in (Outcome.FAILED, Outcome.CONFLICT))
     problems = results.problems
     for o in problems[:SHOWN_PER_KIND]:
-        lines.append(f"  row {o.row}  {o.key}: {o.outcome.value}: {o.error_category}: {o.error_message}")
+        lines.append(f"  {_where(o)}  {o.key}: {o.outcome.value}: {o.error_category}: {o.error_message}")
     if len(problems) > SHOWN_PER_KIND:
         lines.append(f"  … and {len(problems) - SHOWN_PER_KIND} more in the report")
     if results.interrupted:
@@ -247,6 +318,11 @@ def render_results(results: Results) -> str:
     for item in results.meta.get("not_restorable") or []:
         lines.append(f"  not restorable: {item['key']} ({item['record_id']}): {item['note']}")
     return "\n".join(lines)
+
+
+def _where(outcome: RowOutcome) -> str:
+    """`row 14` for a sheet row, `record 123` for an archive, which has no row."""
+    return f"row {outcome.row}" if outcome.row is not None else f"record {outcome.record_id}"
 
 
 def results_document(results: Results) -> dict:
@@ -267,9 +343,19 @@ def read_results(path: Path) -> Results:
             rows, meta = document["rows"], {k: document[k] for k in ("mapping", "source") if k in document}
         else:
             rows, meta = tables.read(path).frame.astype(object).to_dict("records"), {}
+        if path.suffix.lower() in tables.CSV_SUFFIXES:
+            rows = [{k: _unescaped(v) for k, v in line.items()} for line in rows]
         return Results([_outcome(line) for line in rows], meta=meta)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a results report from `syncer push --report` ({exc})") from None
+
+
+def _unescaped(value):
+    """A CSV cell as it was before write_results escaped it against formula injection, so a key
+    such as `=A1` matches its row again on a retry."""
+    if isinstance(value, str) and value.startswith("'") and tables.escape_formula(value[1:]) == value:
+        return value[1:]
+    return value
 
 
 def _outcome(line: dict) -> RowOutcome:
@@ -300,22 +386,62 @@ def write_results(results: Results, path: Path) -> None:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        path.write_text(json.dumps(results_document(results), ensure_ascii=False, indent=1), encoding="utf-8")
+        text = json.dumps(results_document(results), ensure_ascii=False, indent=1)
+        tables.atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         return
     if suffix not in (".csv", ".xlsx"):
         raise InputError(f"{path}: a results report must end in .csv, .xlsx or .json")
     frame = results.to_frame()
-    tables.write(frame, path, sheet_name="Results")
-    if suffix == ".xlsx":
-        _colour_outcomes(path, list(frame.columns).index("outcome") + 1)
+    with tables.SheetWriter(path, frame.columns, sheet_name="Results") as writer:
+        writer.write(frame)
+        if not writer.is_csv:
+            outcome = get_column_letter(list(frame.columns).index("outcome") + 1)
+            _colour_outcomes(writer.worksheet, outcome, len(frame) + 1)
 
 
-def _colour_outcomes(path: Path, column: int) -> None:
-    book = load_workbook(path)
-    sheet = book.active
-    for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
-        colour = _OUTCOME_FILLS.get(cell.value)
-        if colour:
-            cell.fill = PatternFill("solid", fgColor=colour)
-            cell.font = Font(bold=cell.value in (Outcome.FAILED.value, Outcome.CONFLICT.value))
-    book.save(path)
+def _colour_outcomes(sheet, column: str, bottom: int) -> None:
+    """One conditional format per outcome, failures and conflicts in bold: in the same pass as the
+    rows, where a fill per cell meant loading and saving the workbook a second time."""
+    for outcome, colour in _OUTCOME_FILLS.items():
+        fill = PatternFill("solid", start_color=colour, end_color=colour)
+        bold = Font(bold=outcome in (Outcome.FAILED.value, Outcome.CONFLICT.value))
+        sheet.conditional_formatting.add(f"{column}2:{column}{bottom}",
+                                         CellIsRule(operator="equal", formula=[f'"{outcome}"'], fill=fill, font=bold))
+
+
+# --- sync ----------------------------------------------------------------------------------------
+
+
+def sync_document(result) -> dict:
+    """The one JSON document `syncer sync --json` prints (schema: syncer/schemas/output.schema.json)."""
+    push = result.push_plan
+    return {
+        "syncer_output": JSON_OUTPUT_VERSION,
+        "command": "sync",
+        "exit_code": result.exit_code,
+        "first_sync": result.first,
+        "source": str(result.source),
+        "snapshot": str(result.snapshot),
+        "counts": result.counts,
+        "calls": result.calls,
+        "conflicts": [_conflict(line) for line in result.conflicts.to_dict("records")],
+        "errors": [{"row": e.row, "column": e.column, "value": _plain(e.value), "message": e.message}
+                   for e in result.errors],
+        "plan": None if push is None else {
+            "object_type": push.object_type, "mode": push.mode.value, "counts": push.counts(),
+            "has_changes": push.has_changes, "estimate": push.meta.get("estimate")},
+        "results": None if result.results is None else results_document(result.results),
+    }
+
+
+def _conflict(line: dict) -> dict:
+    row = line.get("row")
+    return {"row": None if pd.isna(row) else int(row), "key": str(line["key"]), "property": str(line["property"]),
+            **{side: _plain(line.get(side)) for side in ("base", "sheet", "hubspot")}}
+
+
+def _plain(value):
+    """JSON's view of a cell: None for any missing marker, numbers as they are, anything else as text."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value if isinstance(value, (str, int, float)) else str(value)

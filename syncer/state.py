@@ -1,9 +1,14 @@
 """The last-sync snapshot of a two-way sync: the base of its three-way merge (SQLite).
 
 One file per mapping, `.syncer/<mapping stem>.sync.sqlite` beside the mapping. Per key (the id
-property's canonical value): the record id, whether HubSpot had archived the record, and the
-canonical value of each property both sides agreed on. Beside them: the schema version, the
-object type, and `since`, the time the last sync's search for remote changes started.
+property's canonical value): the record id, whether HubSpot had archived the record, the record's
+`updatedAt` as the last sync last saw it (the answer to its write, or its read), the canonical value
+of each property both sides agreed on and, per association column (`assoc:<column>`), the target's
+display value (the `match` property, e.g. the owner's email) and the target's record id
+(`target:<column>`). Beside them: the schema version, `since` (the time the last sync's search for
+remote changes started), and what a quiet re-sync would otherwise ask the portal for: the object
+type, the mapped properties' definitions and the association types, valid while the mapping's
+digest is unchanged.
 
 A snapshot is written whole to a temporary file and renamed over the old one only after a
 successful run, so a run killed at any moment leaves the previous snapshot in place.
@@ -22,14 +27,17 @@ import pandas as pd
 
 from syncer.errors import InputError
 
-SCHEMA_VERSION = 1
-BASE_COLUMNS = ["record_id", "archived"]
+SCHEMA_VERSION = 2  # 2: updated_at per record; association values and their target record ids
+BASE_COLUMNS = ["record_id", "archived", "updated_at"]
+TARGET_PREFIX = "target:"
 
 
 @dataclass
 class Snapshot:
-    """`records`: index = key; columns record_id, archived (bool), then one per property (str or None).
-    `meta`: since_ms, object_type {object_type_id, name, fully_qualified_name}, mapping_digest."""
+    """`records`: index = key; columns record_id, archived (bool), updated_at, then one per property
+    and association pseudo-property (str or None), and target:<column> per association column.
+    `meta`: since_ms, mapping_digest, object_type {object_type_id, name, fully_qualified_name},
+    definitions (the mapped properties'), links (see sync.Link)."""
 
     records: pd.DataFrame
     meta: dict = field(default_factory=dict)
@@ -37,6 +45,11 @@ class Snapshot:
     @property
     def properties(self) -> list[str]:
         return [c for c in self.records.columns if c not in BASE_COLUMNS]
+
+
+def target_column(name: str) -> str:
+    """The column holding the target record ids of association pseudo-property `name` (assoc:<column>)."""
+    return TARGET_PREFIX + name.split(":", 1)[1]
 
 
 def path_for(mapping_path: str | Path) -> Path:
@@ -52,19 +65,35 @@ def load(path: Path) -> Snapshot | None:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+            if meta.get("schema_version") == 1:
+                return _upgraded(db, meta)
             if meta.get("schema_version") != SCHEMA_VERSION:
                 raise InputError(f"{path}: a sync snapshot of schema version {meta.get('schema_version')!r}, "
-                                 f"not {SCHEMA_VERSION}; delete it to start over with a first sync")
-            rows = db.execute("SELECT key, record_id, archived, vals FROM records").fetchall()
+                                 f"not {SCHEMA_VERSION} (another syncer version wrote it); delete it to start "
+                                 "over: the next sync is then a first sync, which pushes the sheet and fills "
+                                 "its blank cells from HubSpot")
+            rows = db.execute("SELECT key, record_id, archived, updated_at, vals FROM records").fetchall()
         finally:
             db.close()
     except sqlite3.Error as exc:
         raise InputError(f"{path}: cannot read the sync snapshot ({exc}); delete it to start over") from None
     names = meta.get("properties", [])
-    frame = pd.DataFrame([[rid, bool(arch), *json.loads(vals)] for _, rid, arch, vals in rows],
+    frame = pd.DataFrame([[rid, bool(arch), at, *json.loads(vals)] for _, rid, arch, at, vals in rows],
                          index=[r[0] for r in rows], columns=[*BASE_COLUMNS, *names], dtype=object)
     frame["archived"] = frame["archived"].astype(bool)
     return Snapshot(frame, meta)
+
+
+def _upgraded(db: sqlite3.Connection, meta: dict) -> Snapshot:
+    """A version 1 snapshot as version 2 holds it: no updatedAt is known (so every record HubSpot
+    reports changed is read and merged, as version 1 did) and no association column was merged
+    yet. The next successful sync saves it as version 2."""
+    rows = db.execute("SELECT key, record_id, archived, vals FROM records").fetchall()
+    frame = pd.DataFrame([[rid, bool(arch), None, *json.loads(vals)] for _, rid, arch, vals in rows],
+                         index=[r[0] for r in rows], columns=[*BASE_COLUMNS, *meta.get("properties", [])],
+                         dtype=object)
+    frame["archived"] = frame["archived"].astype(bool)
+    return Snapshot(frame, {**meta, "schema_version": SCHEMA_VERSION})
 
 
 def save(snapshot: Snapshot, path: Path) -> None:
@@ -87,13 +116,18 @@ def save(snapshot: Snapshot, path: Path) -> None:
 def _fill(db: sqlite3.Connection, snapshot: Snapshot) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute("CREATE TABLE records (key TEXT PRIMARY KEY, record_id TEXT, archived INTEGER NOT NULL, "
-               "vals TEXT NOT NULL)")
+               "updated_at TEXT, vals TEXT NOT NULL)")
     meta = {**snapshot.meta, "schema_version": SCHEMA_VERSION, "properties": snapshot.properties}
     db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
     frame = snapshot.records
     values = frame[snapshot.properties].astype(object)
     values = values.where(values.notna(), None).to_numpy(dtype=object).tolist()
-    rows = zip(frame.index, frame["record_id"], frame["archived"].astype(int), values)
-    db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)",
-                   ((str(k), None if pd.isna(r) else str(r), int(a), json.dumps(v)) for k, r, a, v in rows))
+    updated = frame["updated_at"] if "updated_at" in frame else pd.Series(None, index=frame.index, dtype=object)
+    rows = zip(frame.index, frame["record_id"], frame["archived"].astype(int), updated, values)
+    db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+                   ((str(k), _text(r), int(a), _text(u), json.dumps(v)) for k, r, a, u, v in rows))
     db.commit()
+
+
+def _text(value) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)

@@ -5,19 +5,27 @@
 
 One run: read the sheet and the snapshot; ask HubSpot for the records modified since the last
 sync began (less `margin_seconds` for its search index lag) and for the ids it has archived; read
-the keys the sheet has that the snapshot lacks; merge (merge.py); push through plan.build and
-execute.apply (upserts by the id property, so a re-run never duplicates); write pulls, new rows,
-marks and conflicts into the sheet; and only then replace the snapshot. A run killed at any moment
-leaves the previous snapshot, and the next run finds every change again: values both sides now
-share merge as agreed.
+the keys the sheet has that the snapshot lacks, and the association links of every record read
+(skipping records read back exactly as the snapshot holds them); merge (merge.py); push through
+plan.build and jobs.apply_plan (upserts by the id property, so a re-run never duplicates; links
+through the executor's association machinery, as push does); write pulls, new rows, marks and
+conflicts into the sheet; and only then replace the snapshot. A run killed at any moment leaves the
+previous snapshot, and the next run finds every change again: values both sides now share merge
+as agreed.
+
+Association columns merge on their display value (the target's `match` property, e.g. the owner's
+email). HubSpot does not move a record's hs_lastmodifieddate when only its links change, so a
+re-link made in HubSpot is seen when the record is next reported changed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from syncer import execute, jobs, mapping, merge, plan, state, tables, values
@@ -32,7 +40,8 @@ CONFLICTS_SHEET = "Conflicts"
 
 @dataclass
 class SyncResult:
-    """What a sync did. `exit_code`: 0 when all is in step, 1 when conflicts or failed rows remain."""
+    """What a sync did. `exit_code`: 0 when all is in step, 1 when conflicts or failed rows remain.
+    `push_plan` and `results`: the writes to HubSpot, planned and done (None when there were none)."""
 
     source: Path
     snapshot: Path
@@ -42,6 +51,7 @@ class SyncResult:
     results: execute.Results | None = None
     errors: list[tables.CellError] = field(default_factory=list)
     calls: int = 0
+    push_plan: plan.Plan | None = None
 
     @property
     def exit_code(self) -> int:
@@ -49,63 +59,190 @@ class SyncResult:
         return 1 if len(self.conflicts) or failed or self.errors else 0
 
 
+@dataclass(frozen=True)
+class Link:
+    """An association column as sync uses it: `name` is its pseudo-property (assoc:<column>),
+    `to_type` the target's ObjectType, `type_id` the association type, `match` the target property
+    its cells show."""
+
+    name: str
+    column: str
+    to_type: object
+    type_id: int
+    match: str
+
+    def described(self) -> dict:
+        """The executor's view (plan meta `associations`)."""
+        return {"to": self.to_type.object_type_id, "type_id": self.type_id, "column": self.column}
+
+    def cached(self) -> dict:
+        to = self.to_type
+        return {"name": self.name, "column": self.column, "type_id": self.type_id, "match": self.match,
+                "to": {"object_type_id": to.object_type_id, "name": to.name,
+                       "fully_qualified_name": to.fully_qualified_name}}
+
+
+@dataclass
+class _Reads:
+    """What this run read from HubSpot: records by key (changed since the last sync, or new to the
+    sheet), per association key → (target record id, display value) for those records, and their
+    canonical values as the merge saw them (`frame`, as merge's `remote`)."""
+
+    records: dict
+    links: dict[str, dict[str, tuple]]
+    frame: pd.DataFrame | None = None
+
+
+Approve = Callable[[plan.Plan, list[str]], None]
+
+
 def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, prefer: str | None = None,
          margin_seconds: float = DEFAULT_MARGIN_SECONDS, allow_mass_archive: bool = False,
-         on_progress=None) -> SyncResult:
-    """Reconcile the mapping's sheet and HubSpot; see the module docstring."""
+         approve: Approve | None = None, on_progress=None, should_stop=lambda: False) -> SyncResult:
+    """Reconcile the mapping's sheet and HubSpot; see the module docstring.
+
+    `approve(plan, reasons)` is called before anything is written when the run would archive
+    records or use more than the mapping's sync.max_daily_share of the daily allowance; it raises
+    (InputError) to stop the run with nothing changed. `on_progress` and `should_stop` go to the
+    executor (execute.Progress events; a stop leaves unsent rows for the next run).
+    """
     if prefer not in (None, merge.SHEET, merge.HUBSPOT):
         raise InputError(f"prefer must be sheet or hubspot, not {prefer!r}")
     m = mapping.load(mapping_path)
     snapshot_path = state.path_for(m.path)
     snapshot = state.load(snapshot_path)
     calls = getattr(client, "calls", 0)
-    cached = snapshot.meta.get("definitions") if snapshot and snapshot.meta.get("mapping_digest") == m.digest else None
+    same = snapshot is not None and snapshot.meta.get("mapping_digest") == m.digest
+    cached = snapshot.meta.get("definitions") if same else None
     prepared = _prepare(m, client, source, snapshot, cached)
+    links = _links(prepared, client, snapshot.meta.get("links") if same else None)
     started_ms = int(time.time() * 1000)
     changed, archived_ids = _remote_changes(prepared, client, snapshot, prepared.mapped_properties, margin_seconds)
-    base = snapshot.records.reindex(columns=["record_id", "archived", *_properties_of(prepared)]) if snapshot else None
-    merged, local, errors = _merge(prepared, client, base, changed, archived_ids, prefer)
-    if cached is not None and (changed or any(merged.counts.values()) or errors):
+    merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer)
+    if cached is not None and (reads.records or any(merged.counts.values()) or errors):
         # Something will be written: check it against the portal's definitions as they are now.
         fresh = client.properties(prepared.object_type)
         if _definitions(prepared, fresh) != cached:
             prepared = _prepare(m, client, source, snapshot, fresh)
-            merged, local, errors = _merge(prepared, client, base, changed, archived_ids, prefer)
+            merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer)
+    base = _base(snapshot, _columns(prepared, links))
     _check_archive_share(merged, base, m, allow_mass_archive)
-    results = _push(merged, prepared, client, on_progress, _steady_rows(merged, local, base)) \
-        if len(merged.push_local) or merged.archive_keys else None
-    next_base = _settle(merged, base, results)
-    _write_sheet(prepared, merged)
-    meta = {"since_ms": started_ms, "object": m.object, "mapping_digest": m.digest,
-            "definitions": _definitions(prepared, prepared.properties),
-            "object_type": {"object_type_id": prepared.object_type.object_type_id,
-                            "name": prepared.object_type.name,
-                            "fully_qualified_name": prepared.object_type.fully_qualified_name}}
-    state.save(state.Snapshot(next_base, meta), snapshot_path)
+    built = results = None
+    pushed: dict = {}
+    if len(merged.push_local) or merged.archive_keys:
+        built, pushed = _push_plan(merged, prepared, client, links, reads, snapshot,
+                                   _steady_rows(merged, local, base))
+        reasons = _reasons(built)
+        if approve is not None and reasons:
+            approve(built, reasons)
+        if on_progress:
+            on_progress(execute.Progress(0, len(built.actions)))
+        results = jobs.apply_plan(built, client, on_progress=on_progress, should_stop=should_stop)
+    next_base = _settle(_with_reads(merged.base, links, reads, pushed, snapshot), snapshot, results)
+    # A conflict keeps the base, not HubSpot's values: no updatedAt may vouch for that record.
+    next_base.loc[next_base.index.isin(merged.conflicts["key"]), "updated_at"] = None
+    _write_sheet(prepared, merged, links)
+    state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms)), snapshot_path)
     return SyncResult(prepared.table.path, snapshot_path, snapshot is None, merged.counts, merged.conflicts,
-                      results, errors, getattr(client, "calls", 0) - calls)
+                      results, errors, getattr(client, "calls", 0) - calls, built)
 
 
-def _merge(prepared: jobs.Prepared, client, base, changed: dict, archived_ids: set, prefer):
+def _meta(prepared: jobs.Prepared, links: list[Link], started_ms: int) -> dict:
+    m, object_type = prepared.mapping, prepared.object_type
+    return {"since_ms": started_ms, "object": m.object, "mapping_digest": m.digest,
+            "definitions": _definitions(prepared, prepared.properties),
+            "links": [link.cached() for link in links],
+            "object_type": {"object_type_id": object_type.object_type_id, "name": object_type.name,
+                            "fully_qualified_name": object_type.fully_qualified_name}}
+
+
+def _columns(prepared: jobs.Prepared, links: list[Link]) -> list[str]:
+    """The merged columns besides the id property: mapped properties, then association columns."""
+    return [*(n for n in prepared.mapped_properties if n != prepared.mapping.id_property), *(l.name for l in links)]
+
+
+def _base(snapshot: state.Snapshot | None, columns: list[str]) -> pd.DataFrame | None:
+    return snapshot.records.reindex(columns=["record_id", "archived", *columns]) if snapshot else None
+
+
+def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed: dict, archived_ids: set,
+           prefer) -> tuple[merge.Merge, pd.DataFrame, list, _Reads]:
     """The merge of the sheet, the snapshot and HubSpot's changes, after reading the records of
-    keys new to the sheet (the only per-row reads a sync makes). Returns it, the rows it used and
-    the row errors."""
+    keys new to the sheet and the links of every record read (the only per-row reads a sync
+    makes). Returns it, the rows it used, the row errors and what was read."""
     m = prepared.mapping
     names = prepared.mapped_properties
-    local, held, errors = _usable_rows(prepared)
+    base = _base(snapshot, _columns(prepared, links))
+    local, held, errors = _usable_rows(prepared, links)
     wanted = set(local[m.id_property]) - set(base.index if base is not None else ()) - set(changed)
     found = dict(changed)
     if wanted:
         found |= client.batch_read(prepared.object_type, wanted, id_property=m.id_property, properties=names)
     remote = jobs.remote_frame(found, names, prepared.properties)
+    seen = _seen(remote, snapshot, [n for n in names if n != m.id_property], m.digest)
+    remote = remote.drop(index=seen)
+    reads = _Reads({k: r for k, r in found.items() if k in remote.index}, {})
+    for link in links:
+        reads.links[link.name] = _read_links(client, prepared.object_type, link, reads.records, snapshot)
+        remote[link.name] = [reads.links[link.name][key][1] for key in remote.index]
+    reads.frame = remote
     merged = merge.merge(local, base, remote, id_property=m.id_property, archived_ids=archived_ids,
                          held_keys=held, mirror=m.sync.mode == "mirror", prefer=prefer,
                          blank_cells=m.sync.blank_cells)
-    return merged, local, errors
+    return merged, local, errors, reads
 
 
-def _properties_of(prepared: jobs.Prepared) -> list[str]:
-    return [n for n in prepared.mapped_properties if n != prepared.mapping.id_property]
+def _seen(remote: pd.DataFrame, snapshot, properties: list[str], mapping_digest: str) -> pd.Index:
+    """Keys of records read back exactly as the snapshot holds them: the same updatedAt (the one
+    the last sync's write was answered with, or its read saw) and the same values. Nothing about
+    them needs more work, not even a read of their links; a HubSpot edit made while that sync was
+    writing shows as a differing value, so it is never taken for one of them."""
+    if snapshot is None or not len(remote) or snapshot.meta.get("mapping_digest") != mapping_digest:
+        return remote.index[:0]  # a changed mapping may bind other links than the snapshot's
+    known = snapshot.records.reindex(index=remote.index, columns=["archived", "updated_at", *properties])
+    at = remote["updated_at"].to_numpy(dtype=object)
+    same = (at != "") & ~merge.differs(at, known["updated_at"].to_numpy(dtype=object))
+    same &= known["archived"].eq(False).to_numpy()
+    for prop in properties:
+        same &= ~merge.differs(remote[prop].to_numpy(dtype=object), known[prop].to_numpy(dtype=object))
+    return remote.index[same]
+
+
+def _read_links(client, object_type, link: Link, records: dict, snapshot) -> dict[str, tuple]:
+    """Key → (target record id, display value) of each record's current link: about
+    len(records)/100 calls for the links and as many for the targets' display values."""
+    if not records:
+        return {}
+    ids = {key: record.id for key, record in records.items()}
+    current = client.batch_read_associations(object_type, link.to_type, ids.values())
+    before = _snapshot_links(snapshot, link)
+    targets = {key: _current_target(current.get(record_id, []), link.type_id, before.get(key, (None,))[0])
+               for key, record_id in ids.items()}
+    return dict(zip(targets, zip(targets.values(), _displays(client, link, list(targets.values())))))
+
+
+def _current_target(associations, type_id: int, known: str | None) -> str | None:
+    """The record's target under the link's type: the one the snapshot knows if still linked,
+    else the first (a record may have several; the sheet shows one)."""
+    linked = [a.to_id for a in associations if type_id in a.type_ids]
+    return known if known in linked else (linked[0] if linked else None)
+
+
+def _displays(client, link: Link, targets: list) -> list:
+    """The display value (the link's match property, canonical as a cell would be) of each target id."""
+    wanted = {t for t in targets if t}
+    found = client.batch_read(link.to_type, wanted, properties=[link.match]) if wanted else {}
+    shown = pd.Series([found[t].properties.get(link.match) if t in found else None for t in targets], dtype=object)
+    return values.association_keys(shown, link.match).tolist()
+
+
+def _snapshot_links(snapshot, link: Link) -> dict[str, tuple]:
+    """Key → (target record id, display value) as the snapshot holds them."""
+    column = state.target_column(link.name)
+    if snapshot is None or column not in snapshot.records:
+        return {}
+    targets, shown = (_nones(snapshot.records[c]) for c in (column, link.name))
+    return dict(zip(snapshot.records.index, zip(targets, shown)))
 
 
 def _definitions(prepared: jobs.Prepared, properties: list[dict]) -> list[dict]:
@@ -113,6 +250,25 @@ def _definitions(prepared: jobs.Prepared, properties: list[dict]) -> list[dict]:
     nothing to write needs no properties call."""
     mapped = set(prepared.mapped_properties)
     return [p for p in properties if p["name"] in mapped]
+
+
+def _links(prepared: jobs.Prepared, client, cached: list[dict] | None) -> list[Link]:
+    """The mapping's association columns the sheet has: from the snapshot when it was taken with
+    this mapping (no call), else the target type and association type from the portal."""
+    from syncer.hubspot.models import ObjectType  # lazily, as in _prepare
+
+    present = prepared.local.frame.columns
+    if cached is not None:
+        return [Link(c["name"], c["column"], ObjectType(**c["to"]), c["type_id"], c["match"])
+                for c in cached if c["name"] in present]
+    found = []
+    for spec in prepared.mapping.associations:
+        name = values.ASSOCIATION_PREFIX + spec.column
+        if name in present:
+            to_type = client.object_type(spec.to)
+            kind = client.association_spec(prepared.object_type, to_type, spec.label)
+            found.append(Link(name, spec.column, to_type, kind.type_id, spec.match))
+    return found
 
 
 def _prepare(m: mapping.Mapping, client, source, snapshot, properties: list[dict] | None) -> jobs.Prepared:
@@ -135,11 +291,11 @@ def _prepare(m: mapping.Mapping, client, source, snapshot, properties: list[dict
     return jobs.Prepared(m, table, values.canonicalize(table, m, properties), object_type, properties)
 
 
-def _usable_rows(prepared: jobs.Prepared) -> tuple[pd.DataFrame, set, list]:
+def _usable_rows(prepared: jobs.Prepared, links: list[Link]) -> tuple[pd.DataFrame, set, list]:
     """Rows the merge may use, the keys of rows it must leave alone (bad cells, repeated keys),
     and those rows' errors. A held row's record is neither pulled into nor archived."""
     m = prepared.mapping
-    local = prepared.local.frame[prepared.mapped_properties]
+    local = prepared.local.frame[[*prepared.mapped_properties, *(l.name for l in links)]]
     keys = local[m.id_property]
     errors = list(prepared.local.errors)
     bad = local.index.isin([e.row for e in errors]) | keys.isna().to_numpy() | keys.duplicated(keep=False).to_numpy()
@@ -194,29 +350,139 @@ def _steady_rows(merged: merge.Merge, local: pd.DataFrame, base) -> tuple[pd.Dat
     return rows.reindex(columns=merged.push_local.columns), remote.reindex(columns=merged.push_remote.columns)
 
 
-def _push(merged: merge.Merge, prepared: jobs.Prepared, client, on_progress, steady) -> execute.Results:
+# --- pushing ------------------------------------------------------------------------------------
+
+
+def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client, links: list[Link], reads: _Reads,
+               snapshot, steady) -> tuple[plan.Plan, dict]:
+    """The plan of the merge's writes, with its cost estimate, and the links it sets (see _to_targets)."""
     m = prepared.mapping
     mode = plan.Mode.MIRROR if merged.archive_keys else plan.Mode.UPSERT
     local = pd.concat([merged.push_local, steady[0]]) if len(steady[0]) else merged.push_local
     remote = pd.concat([merged.push_remote, steady[1]]) if len(steady[1]) else merged.push_remote
-    built = plan.build(local, remote, object_type=prepared.object_type.object_type_id,
-                       id_property=m.id_property, mode=mode, blank_cells="clear", allow_mass_archive=True)
-    return execute.apply(built, client, on_progress=on_progress)
+    local, remote, row_errors, pushed = _to_targets(local, remote, m.id_property, links, reads, snapshot, client)
+    meta = {"mapping": str(m.path), "source": str(prepared.table.path), "mapping_digest": m.digest,
+            "portal": jobs.portal_identity(client, prepared.object_type), "max_daily_share": m.sync.max_daily_share}
+    if links:
+        meta["associations"] = {link.name: link.described() for link in links}
+    built = plan.build(local, remote, object_type=prepared.object_type.object_type_id, id_property=m.id_property,
+                       mode=mode, blank_cells="clear", row_errors=row_errors, allow_mass_archive=True, meta=meta)
+    return jobs.with_estimate(built, getattr(client, "rate_limit", None)), pushed
 
 
-def _settle(merged: merge.Merge, base, results) -> pd.DataFrame:
-    """The next snapshot: the merge's, with record ids of created records, and the old base kept
-    for every row whose write failed (so the next run tries it again)."""
-    next_base = merged.base
+def _to_targets(local: pd.DataFrame, remote: pd.DataFrame, id_property: str, links: list[Link], reads: _Reads,
+                snapshot, client) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, str], dict]:
+    """plan.build's association columns as target record ids, as push plans them. A value the
+    sheet changed is looked up by the link's match property (about k/100 calls); any other keeps
+    the record's current target (read this run, or the snapshot's). Returns the two frames, row
+    errors for values no record matches, and per link key → (target id, display value) pushed."""
+    local, remote = local.copy(), remote.copy()
+    row_errors: dict[int, str] = {}
+    pushed: dict[str, dict] = {}
+    for link in links:
+        current = {k: t for k, (t, _) in _snapshot_links(snapshot, link).items()}
+        current.update({k: t for k, (t, _) in reads.links.get(link.name, {}).items()})
+        keys = local[id_property].to_numpy(dtype=object)
+        mine = local[link.name].to_numpy(dtype=object)
+        theirs = remote[link.name].reindex(keys).to_numpy(dtype=object)
+        sent = ~pd.isna(mine) & merge.differs(mine, theirs)
+        found = client.batch_read(link.to_type, set(mine[sent]), id_property=link.match) if sent.any() else {}
+        targets = [current.get(key) if not pd.isna(value) else None for key, value in zip(keys, mine)]
+        for position in np.flatnonzero(sent):
+            row, key, value = local.index[position], keys[position], mine[position]
+            targets[position] = found[value].id if value in found else None
+            pushed.setdefault(link.name, {})[key] = (targets[position], value)
+            if value not in found:
+                problem = f'column "{link.column}": no {link.to_type.name} record with {link.match} {value!r}'
+                row_errors[row] = f"{row_errors[row]}; {problem}" if row in row_errors else problem
+        local[link.name] = pd.Series(targets, index=local.index, dtype=object)
+        remote[link.name] = pd.Series([current.get(k) for k in remote.index], index=remote.index, dtype=object)
+    return local, remote, row_errors, pushed
+
+
+def _reasons(built: plan.Plan) -> list[str]:
+    """Why a person should say yes before the plan runs (archives, a cost over max_daily_share),
+    each as "would …"."""
+    reasons = []
+    archives = len(built.of_kind(plan.ActionKind.ARCHIVE))
+    if archives:
+        reasons.append(f"would archive {archives} record(s) whose rows left the sheet (mirror mode)")
+    costly = jobs.over_budget(built)
+    if costly:
+        reasons.append(costly.removeprefix("this run "))
+    return reasons
+
+
+# --- the next snapshot --------------------------------------------------------------------------
+
+
+def _with_reads(next_base: pd.DataFrame, links: list[Link], reads: _Reads, pushed: dict, snapshot) -> pd.DataFrame:
+    """The merge's next snapshot with, per link, the target record id of the display value it
+    settled on (pushed, read this run, or the snapshot's), and each record's updatedAt: the one
+    read this run where the record now holds exactly the values read, else the snapshot's (see
+    _seen, which trusts it)."""
+    next_base = next_base.copy()
+    known = snapshot.records["updated_at"] if snapshot is not None else pd.Series(dtype=object)
+    at = _nones(known.reindex(next_base.index))
+    if reads.frame is not None and len(reads.frame):
+        columns = [c for c in next_base.columns if c not in ("record_id", "archived")]
+        read = reads.frame.reindex(index=next_base.index, columns=columns).to_numpy(dtype=object)
+        moved = np.zeros(len(next_base), dtype=bool)
+        for position, column in enumerate(columns):
+            moved |= merge.differs(next_base[column].to_numpy(dtype=object), read[:, position])
+        read_at = {key: record.updated_at or None for key, record in reads.records.items()}
+        at = [None if key in read_at and moved[i] else read_at.get(key, at[i]) for i, key in enumerate(next_base.index)]
+    next_base.insert(2, "updated_at", at)
+    for link in links:
+        choices = (pushed.get(link.name, {}), reads.links.get(link.name, {}), _snapshot_links(snapshot, link))
+        shown = next_base[link.name].to_numpy(dtype=object)
+        next_base[state.target_column(link.name)] = [_target_of(key, _cell(value), choices)
+                                                     for key, value in zip(next_base.index, shown)]
+    return next_base
+
+
+def _target_of(key, shown, choices) -> str | None:
+    for choice in choices:
+        target, display = choice.get(key, (None, _MISSING))
+        if display is not _MISSING and display == shown:
+            return target
+    return None
+
+
+_MISSING = object()
+
+
+def _cell(value):
+    """None for any missing marker (None, NaN, <NA>), else the value."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _nones(column: pd.Series) -> list:
+    """The column's values, None for every missing marker."""
+    cells = column.to_numpy(dtype=object)
+    return np.where(pd.isna(cells), None, cells).tolist()
+
+
+def _settle(next_base: pd.DataFrame, snapshot, results) -> pd.DataFrame:
+    """The next snapshot: with the record ids and updatedAt of written records, and the old
+    snapshot's row kept for every row whose write failed (so the next run tries it again)."""
     if results is None:
         return next_base
-    for outcome in results.outcomes:
-        if outcome.outcome in (execute.Outcome.CREATED, execute.Outcome.UPDATED) and outcome.key in next_base.index:
-            next_base.loc[outcome.key, "record_id"] = outcome.record_id
-        elif outcome.outcome not in (execute.Outcome.ARCHIVED, execute.Outcome.UNCHANGED):
-            next_base = next_base.drop(index=[outcome.key], errors="ignore")
-            if base is not None and outcome.key in base.index:
-                next_base = pd.concat([next_base, base.loc[[outcome.key]].astype(object)])
+    done = (execute.Outcome.CREATED, execute.Outcome.UPDATED)
+    written = {o.key: o.record_id for o in results.outcomes if o.outcome in done}
+    failed = [o.key for o in results.outcomes
+              if o.outcome not in (*done, execute.Outcome.ARCHIVED, execute.Outcome.UNCHANGED)]
+    hit = next_base.index.isin(list(written))
+    ids = [written[key] for key in next_base.index[hit]]
+    next_base.loc[hit, "record_id"] = pd.Series(ids, index=next_base.index[hit], dtype=object)
+    next_base.loc[hit, "updated_at"] = pd.Series([results.updated_at.get(i) for i in ids],
+                                                 index=next_base.index[hit], dtype=object)
+    if failed:
+        next_base = next_base.drop(index=failed, errors="ignore")
+        old = snapshot.records if snapshot is not None else None
+        kept = old[old.index.isin(failed)] if old is not None else ()
+        if len(kept):
+            next_base = pd.concat([next_base.astype(object), kept.reindex(columns=next_base.columns).astype(object)])
     next_base["archived"] = next_base["archived"].astype(bool)
     return next_base
 
@@ -224,28 +490,40 @@ def _settle(merged: merge.Merge, base, results) -> pd.DataFrame:
 # --- writing into the sheet ---------------------------------------------------------------------
 
 
-def _write_sheet(prepared: jobs.Prepared, merged: merge.Merge) -> None:
+def _write_sheet(prepared: jobs.Prepared, merged: merge.Merge, links: list[Link]) -> None:
+    """Pulled cells, new rows and archive marks into the sheet; an association cell shows the
+    target's display value as it is."""
     m, table = prepared.mapping, prepared.table
     is_csv = table.path.suffix.lower() in tables.CSV_SUFFIXES
-    column_of = {spec.property: column for column, spec in m.columns.items()}
+    column_of = {spec.property: column for column, spec in m.columns.items()} | {l.name: l.column for l in links}
     cells: dict[tuple[int, str], object] = {}
     if merged.pulls:
         rows = sorted({row for row, _ in merged.pulls})
         frame = pd.DataFrame(None, index=rows, columns=prepared.mapped_properties, dtype=object)
         for (row, prop), value in merged.pulls.items():
-            frame.at[row, prop] = value
+            if prop in frame:
+                frame.at[row, prop] = value
         natural = sheet_cells(frame, m, prepared.properties, text_dates=is_csv)
-        cells.update({(row, column_of[prop]): natural.at[row, column_of[prop]] for row, prop in merged.pulls})
+        cells.update({(row, column_of[prop]): natural.at[row, column_of[prop]] if prop in frame else value
+                      for (row, prop), value in merged.pulls.items()})
     cells.update({(row, STATUS_COLUMN): ARCHIVED_MARK for row in merged.marks})
     appended = []
     if len(merged.appends):
         natural = sheet_cells(merged.appends, m, prepared.properties, text_dates=is_csv)
+        for link in links:
+            natural[link.column] = merged.appends[link.name].to_numpy(dtype=object)
         appended = [{c: v for c, v in row.items() if v is not None} for row in natural.to_dict("records")]
-    if cells or appended:
-        tables.edit_workbook(table.path, sheet=None if is_csv else m.sheet, header_row=m.header_row,
-                             cells=cells, append_rows=appended,
-                             add_columns=[STATUS_COLUMN] if merged.marks else [])
-    _write_conflicts(table.path, merged.conflicts, is_csv, m.sheet)
+    add_columns = [STATUS_COLUMN] if merged.marks else []
+    if is_csv:
+        if cells or appended:
+            tables.edit_workbook(table.path, header_row=m.header_row, cells=cells, append_rows=appended,
+                                 add_columns=add_columns)
+        _write_conflicts_file(table.path, merged.conflicts)
+    else:  # one save: the edits and the Conflicts sheet, written while conflicts remain, removed after
+        conflicts = merged.conflicts if len(merged.conflicts) else None
+        tables.edit_workbook(table.path, sheet=m.sheet, header_row=m.header_row, cells=cells,
+                             append_rows=appended, add_columns=add_columns,
+                             replace_sheets={CONFLICTS_SHEET: conflicts})
 
 
 def conflicts_path(source: Path) -> Path:
@@ -253,30 +531,10 @@ def conflicts_path(source: Path) -> Path:
     return source.with_name(f"{source.stem}.conflicts.csv")
 
 
-def _write_conflicts(source: Path, conflicts: pd.DataFrame, is_csv: bool, sheet) -> None:
-    """The Conflicts sheet (xlsx) or file (CSV): written when conflicts remain, removed when none do."""
-    if is_csv:
-        target = conflicts_path(source)
-        if len(conflicts):
-            tables.write(conflicts, target)
-        elif target.exists():
-            target.unlink()
-        return
-    import openpyxl
-
-    if not len(conflicts):
-        peek = openpyxl.load_workbook(source, read_only=True)  # reads the sheet list only
-        present = CONFLICTS_SHEET in peek.sheetnames
-        peek.close()
-        if not present:
-            return
-    book = openpyxl.load_workbook(source, rich_text=True, keep_vba=source.suffix.lower() == ".xlsm")
-    if CONFLICTS_SHEET in book.sheetnames:
-        del book[CONFLICTS_SHEET]
+def _write_conflicts_file(source: Path, conflicts: pd.DataFrame) -> None:
+    """A CSV's conflicts, beside it: written while conflicts remain, removed when none do."""
+    target = conflicts_path(source)
     if len(conflicts):
-        ws = book.create_sheet(CONFLICTS_SHEET)
-        ws.append(list(conflicts.columns))
-        for row in conflicts.itertuples(index=False, name=None):
-            ws.append([tables._xlsx_plain(v) if not isinstance(v, str) or not v.startswith("=") else "'" + v
-                       for v in row])
-    tables._atomic_write(source, book.save)
+        tables.write(conflicts, target)
+    elif target.exists():
+        target.unlink()

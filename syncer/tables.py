@@ -10,6 +10,7 @@ Reading xlsx uses python-calamine (fast, Rust); writing and editing in place use
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -19,6 +20,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,6 +30,7 @@ import charset_normalizer
 import openpyxl
 import pandas as pd
 import python_calamine
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -312,6 +315,11 @@ def _column_index(letters: str) -> int:
 
 
 def _sheet_part(path: Path, sheet_name: str) -> str | None:
+    return _sheet_parts(path).get(sheet_name)
+
+
+def _sheet_parts(path: Path) -> dict[str, str]:
+    """Each sheet's name and the zip member holding its XML, read from the workbook's index alone."""
     ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
           "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
           "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
@@ -320,13 +328,13 @@ def _sheet_part(path: Path, sheet_name: str) -> str | None:
             book = ElementTree.fromstring(z.read("xl/workbook.xml"))
             rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
     except (KeyError, ElementTree.ParseError):
-        return None
-    targets = {r.get("Id"): r.get("Target") for r in rels.findall("p:Relationship", ns)}
+        return {}
+    targets = {r.get("Id"): r.get("Target") or "" for r in rels.findall("p:Relationship", ns)}
+    parts = {}
     for s in book.iterfind("m:sheets/m:sheet", ns):
-        if s.get("name") == sheet_name:
-            target = targets.get(s.get(f"{{{ns['r']}}}id"), "")
-            return target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-    return None
+        target = targets.get(s.get(f"{{{ns['r']}}}id"), "")
+        parts[s.get("name")] = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+    return parts
 
 
 # --- both --------------------------------------------------------------------------------------
@@ -388,6 +396,9 @@ def _blank_cells(column: pd.Series) -> pd.Series:
 
 _FORMULA_START = ("=", "@", "\t", "\r")
 _HARMLESS_SIGNED = re.compile(r"[+-][0-9 ().,+\-eE]*")
+_DANGEROUS = r"[=@\t\r]|[+-].*[^0-9 ().,+\-eE]"  # escape_formula's test, for a whole column at once
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
 
 
 def escape_formula(value: Any) -> Any:
@@ -403,99 +414,254 @@ def escape_formula(value: Any) -> Any:
     return value
 
 
-def write(frame: pd.DataFrame, path: str | os.PathLike, *, sheet_name: str = "Sheet1",
-          encoding: str = "utf-8", delimiter: str = ",") -> None:
-    """Write `frame` as CSV or xlsx (by extension). The index is not written.
+def escape_formulas(column: pd.Series) -> pd.Series:
+    """`escape_formula` for a whole column; numbers, booleans and dates pass through unchanged.
 
-    xlsx gets a bold filled header, a frozen header row, an autofilter and column widths fitted to
-    the first rows. Text that would run as a formula is made safe in both formats.
+    Any other column comes back with object dtype (a categorical could not hold the quoted text).
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        _write_csv(frame, path, encoding, delimiter)
-    elif suffix in XLSX_SUFFIXES:
-        _write_xlsx(frame, path, sheet_name)
-    else:
-        raise InputError(f"{path.name}: cannot write {suffix!r}; use .csv or .xlsx")
-
-
-def _write_csv(frame: pd.DataFrame, path: Path, encoding: str, delimiter: str) -> None:
-    safe = frame.copy()
-    safe.columns = [escape_formula(str(c)) for c in frame.columns]
-    for column in safe.columns:
-        safe[column] = _escape_column(safe[column])
-    _atomic_write(path, lambda tmp: safe.to_csv(tmp, index=False, sep=delimiter, encoding=encoding))
-
-
-_DANGEROUS = r"[=@\t\r]|[+-].*[^0-9 ().,+\-eE]"
-
-
-def _escape_column(column: pd.Series) -> pd.Series:
-    """`escape_formula` for a whole column; numbers and dates pass through unchanged."""
-    if not (column.dtype == object or pd.api.types.is_string_dtype(column)):
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
         return column
-    is_text = column.map(type).eq(str) if column.dtype == object else column.notna()
+    column = column.astype(object)
+    is_text = column.map(lambda v: isinstance(v, str)).astype(bool)
     text = column.astype("string")
     dangerous = is_text & text.str.match(_DANGEROUS, flags=re.S).fillna(False).astype(bool)
-    return column.where(~dangerous, "'" + text).astype(column.dtype) if dangerous.any() else column
+    return column.where(~dangerous, "'" + text).astype(object) if dangerous.any() else column
 
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="305496")
-
-
-def _write_xlsx(frame: pd.DataFrame, path: Path, sheet_name: str) -> None:
-    write_sheets({sheet_name: frame}, path)
+def write(frame: pd.DataFrame, path: str | os.PathLike, *, sheet_name: str = "Sheet1",
+          encoding: str = "utf-8", delimiter: str = ",") -> None:
+    """Write `frame` as CSV or xlsx (by extension), as one `SheetWriter.write`. The index is not written."""
+    with SheetWriter(path, frame.columns, sheet_name=sheet_name, encoding=encoding, delimiter=delimiter) as writer:
+        writer.write(frame)
 
 
 def write_sheets(sheets: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     """Several frames as the sheets of one xlsx workbook, each styled as `write` styles one."""
-    _check_folder(Path(path))  # before openpyxl starts streaming rows it could not finish
-    workbook = openpyxl.Workbook(write_only=True)
-    for name, frame in sheets.items():
-        _fill_sheet(workbook.create_sheet(name), frame)
-    _atomic_write(Path(path), workbook.save)
+    with SheetWriter(path) as writer:
+        for name, frame in sheets.items():
+            writer.sheet(name, frame.columns)
+            writer.write(frame)
 
 
-def _fill_sheet(sheet, frame: pd.DataFrame) -> None:
-    for i, width in enumerate(column_widths(frame), start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = width
-    sheet.freeze_panes = "A2"
-    if len(frame.columns):
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
-    sheet.append([_header_cell(sheet, c) for c in frame.columns])
-    for row in frame.itertuples(index=False, name=None):
-        sheet.append([_xlsx_value(sheet, v) for v in row])
+class SheetWriter:
+    """Rows streamed chunk by chunk (a DataFrame per `write`) into a CSV or xlsx, by extension.
+
+    Memory holds one chunk whatever the number of rows. The file is written beside `path` under a
+    temporary name and renamed into place when the `with` block ends cleanly; if it raises, the
+    temporary file is deleted and `path` is left as it was. Cells are made safe as in `write`:
+    text that would run as a formula is escaped, characters XML cannot hold are dropped, and
+    tz-aware datetimes become naive UTC (xlsx). An xlsx sheet gets a bold filled header, a frozen
+    header row, an autofilter over every row, and column widths fitted to the header and the
+    sheet's first chunk.
+
+        with tables.SheetWriter("out.xlsx", ["VIN", "Price"], sheet_name="Cars") as writer:
+            for chunk in chunks:
+                writer.write(chunk)
+
+    Without `columns`, call `sheet(name, columns)` before writing; calling it again starts another
+    sheet of the same workbook (xlsx only).
+    """
+
+    def __init__(self, path: str | os.PathLike, columns: Iterable[Any] | None = None, *,
+                 sheet_name: str = "Sheet1", encoding: str = "utf-8", delimiter: str = ",") -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
+            raise InputError(f"{self.path.name}: cannot write {suffix!r}; use .csv or .xlsx")
+        _check_folder(self.path)
+        self.is_csv = suffix in CSV_SUFFIXES
+        self.encoding, self.delimiter = encoding, delimiter
+        self.columns: list[str] | None = None
+        self.rows = 0  # data rows written to the current sheet
+        self._header_due = False  # xlsx: the header waits for the first chunk, which sets the widths
+        self._first_sheet = (sheet_name, columns)
+        self._tmp: str | None = None
+        self._file = self._book = self._ws = None
+
+    def __enter__(self) -> SheetWriter:
+        self._tmp = _temporary_beside(self.path)
+        try:
+            if self.is_csv:
+                self._file = open(self._tmp, "w", encoding=self.encoding, newline="")
+            else:
+                self._book = openpyxl.Workbook(write_only=True)
+            name, columns = self._first_sheet
+            if columns is not None:
+                self.sheet(name, columns)
+        except BaseException:
+            self._discard()
+            raise
+        return self
+
+    @property
+    def worksheet(self):
+        """The xlsx sheet being written (openpyxl, write-only; None for a CSV): for conditional
+        formats, data validations or its visibility, set before the next `sheet` call."""
+        return self._ws
+
+    def sheet(self, name: str, columns: Iterable[Any]) -> None:
+        """Start the sheet `name` under these column names; later `write` calls fill it.
+
+        A CSV holds one sheet, so for a CSV this is called once and `name` is unused.
+        """
+        if self.columns is not None and self.is_csv:
+            raise ValueError(f"{self.path.name}: a CSV holds one sheet")
+        self._finish_sheet()
+        self.columns, self.rows = [str(c) for c in columns], 0
+        if self.is_csv:
+            header = pd.DataFrame(columns=[escape_formula(c) for c in self.columns])
+            self._guarded(lambda: header.to_csv(self._file, index=False, sep=self.delimiter))
+        else:
+            self._ws, self._header_due = _new_sheet(self.path, self._book, name), True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append the rows of `frame`, whose columns are the sheet's, in order; the index is not written."""
+        if self.columns is None:
+            raise ValueError("SheetWriter.write before sheet(): name the sheet's columns first")
+        if [str(c) for c in frame.columns] != self.columns:
+            raise ValueError(f"{self.path.name}: the chunk's columns {list(frame.columns)} are not the sheet's "
+                             f"{self.columns}")
+        if self.is_csv:
+            safe = _csv_safe(frame)
+            self._guarded(lambda: safe.to_csv(self._file, index=False, header=False, sep=self.delimiter))
+        else:
+            if self._header_due:
+                _start_xlsx_sheet(self._ws, self.columns, frame)
+                self._header_due = False
+            _append_xlsx_rows(self._ws, frame)
+        self.rows += len(frame)
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            self._discard()
+            return
+        try:
+            self._finish_sheet()
+            self._guarded(self._save)
+            self._guarded(lambda: os.replace(self._tmp, self.path))
+        finally:
+            self._discard()
+
+    def _finish_sheet(self) -> None:
+        if self._ws is None:
+            return
+        if self._header_due:  # no row written: a header alone
+            _start_xlsx_sheet(self._ws, self.columns, pd.DataFrame(columns=self.columns))
+        _end_xlsx_sheet(self._ws, len(self.columns), self.rows)
+        self._ws = None
+
+    def _save(self) -> None:
+        if self.is_csv:
+            self._file.close()
+        else:
+            if not self._book.worksheets:
+                self._book.create_sheet("Sheet1")  # a workbook needs a sheet
+            self._book.save(self._tmp)
+
+    def _guarded(self, action) -> None:
+        """Run `action`; a failure of the disk (full, gone, refused) becomes an InputError naming the file."""
+        try:
+            action()
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot write it ({exc.strerror or exc})") from None
+
+    def _discard(self) -> None:
+        """Close and delete the temporary files, ours and the per-sheet ones of openpyxl's write-only mode."""
+        if self._file is not None:
+            self._file.close()
+        if self._book is not None:
+            for ws in self._book.worksheets:
+                _discard_streamed_sheet(ws)
+        if self._tmp is not None and os.path.exists(self._tmp):
+            os.unlink(self._tmp)
 
 
-def _header_cell(sheet, name: Any):
-    from openpyxl.cell import WriteOnlyCell
+def _discard_streamed_sheet(ws) -> None:
+    """Close and delete the temporary file openpyxl's write-only mode streams a sheet into.
 
-    cell = WriteOnlyCell(sheet, value=str(name))
+    Saving does this; after a failure, closing the sheet here ends its XML before its file is
+    deleted (left to the garbage collector, it would write to a closed file).
+    """
+    writer = getattr(ws, "_writer", None)
+    if writer is None or not os.path.exists(writer.out):  # never started, or saved
+        return
+    with contextlib.suppress(Exception):  # already failing: the first error is the one to report
+        ws.close()
+    writer.cleanup()
+
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    safe = frame.copy()
+    for i in range(safe.shape[1]):
+        safe.isetitem(i, escape_formulas(safe.iloc[:, i]))
+    return safe
+
+
+def _start_xlsx_sheet(ws, columns: list[str], first_rows: pd.DataFrame) -> None:
+    """Fitted widths, frozen header row and the styled header. A write-only sheet writes its widths
+    and panes with its first row, so this comes before any row."""
+    for i, width in enumerate(column_widths(first_rows), start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    ws.append([_header_cell(ws, c) for c in columns])
+
+
+def _append_xlsx_rows(ws, frame: pd.DataFrame) -> None:
+    for row in zip(*(_xlsx_column(ws, frame.iloc[:, i]) for i in range(frame.shape[1]))):
+        ws.append(row)
+
+
+_PLAIN_TYPES = (int, float, bool, type(None))
+
+
+def _xlsx_column(ws, column: pd.Series) -> list:
+    """`_xlsx_value` of every cell of a column, with the common cells (numbers, blanks, ordinary
+    text) passed through as they are: this loop runs once per cell of every sheet written."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    return [v if v.__class__ in _PLAIN_TYPES and v == v  # NaN != NaN
+            or v.__class__ is str and not v.startswith("=") and not _ILLEGAL.search(v)
+            else _xlsx_value(ws, v) for v in values]
+
+
+def _end_xlsx_sheet(ws, columns: int, rows: int) -> None:
+    if columns:
+        ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
+
+
+def _fill_sheet(ws, frame: pd.DataFrame) -> None:
+    """A whole frame into an empty sheet (write-only or not), styled as SheetWriter styles one."""
+    _start_xlsx_sheet(ws, [str(c) for c in frame.columns], frame)
+    _append_xlsx_rows(ws, frame)
+    _end_xlsx_sheet(ws, len(frame.columns), len(frame))
+
+
+def _header_cell(ws, name: str):
+    cell = WriteOnlyCell(ws, value=_strip_illegal(name))
     cell.data_type = "s"
     cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     cell.alignment = Alignment(vertical="center")
     return cell
 
 
-def _xlsx_value(sheet, value: Any):
-    """A value openpyxl can store; text starting with = is stored as text, never as a formula."""
+def _xlsx_value(ws, value: Any):
+    """A value openpyxl can store; text starting with = becomes a text cell, never a formula."""
+    value = _xlsx_plain(value)
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _xlsx_plain(value: Any) -> Any:
+    """None for blanks, naive UTC for tz-aware datetimes, text without XML-illegal characters."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    if isinstance(value, str) and value.startswith("="):
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    if isinstance(value, str):
-        return _strip_illegal(value)
-    return value
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return _strip_illegal(value) if isinstance(value, str) else value
 
 
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -521,13 +687,20 @@ def _check_folder(path: Path) -> None:
         raise InputError(f"{path}: cannot write here (no folder {path.parent})")
 
 
-def _atomic_write(path: Path, save) -> None:
-    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+def _temporary_beside(path: Path) -> str:
+    """An empty temporary file in `path`'s folder, so the final rename stays on one file system."""
+    _check_folder(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     except OSError as exc:
         raise InputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
+    return tmp
+
+
+def atomic_write(path: Path, save) -> None:
+    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+    tmp = _temporary_beside(path)
     try:
         save(tmp)
         os.replace(tmp, path)
@@ -544,20 +717,39 @@ def _atomic_write(path: Path, save) -> None:
 def edit_workbook(path: str | os.PathLike, *, sheet: str | int | None = None, header_row: int = 1,
                   cells: dict[tuple[int, str], Any] | None = None,
                   append_rows: list[dict[str, Any]] | None = None,
-                  add_columns: list[str] | None = None) -> None:
-    """Change cells, append rows and add columns of an existing sheet, in place.
+                  add_columns: list[str] | None = None,
+                  replace_sheets: dict[str, pd.DataFrame | None] | None = None) -> None:
+    """Change cells, append rows and add columns of an existing sheet, and replace whole sheets, in place.
 
     `cells` maps (spreadsheet row number, column name) to a new value. An xlsx keeps its formatting,
     its formulas elsewhere and its other sheets; appended rows copy the style of the last row.
     A CSV is rewritten with its own encoding and delimiter.
+
+    `replace_sheets` (xlsx only) maps a sheet name to a frame written as that whole sheet, styled as
+    `write` styles one, where the sheet of that name was or else after the others; None removes
+    the sheet, if there is one. Replacing comes after the other edits, in the same save; a workbook
+    where nothing would change is not rewritten.
     """
     path = Path(path)
     cells, append_rows, add_columns = cells or {}, append_rows or [], add_columns or []
+    replace_sheets = replace_sheets or {}
+    edits = bool(cells or append_rows or add_columns)
     if path.suffix.lower() in CSV_SUFFIXES:
+        if replace_sheets:
+            raise InputError(f"{path.name}: a CSV file has one sheet; cannot replace the sheets "
+                             f"{_quoted(replace_sheets)} (use an .xlsx workbook)")
         return _edit_csv(path, header_row, cells, append_rows, add_columns)
     _check_workbook_container(path)
+    if replace_sheets and not edits and not _replaces_anything(path, replace_sheets):
+        return
     workbook = openpyxl.load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm", rich_text=True)
-    ws = _openpyxl_sheet(path, workbook, sheet)
+    if edits or not replace_sheets:
+        _edit_sheet(path, _openpyxl_sheet(path, workbook, sheet), header_row, cells, append_rows, add_columns)
+    _replace_sheets(path, workbook, replace_sheets)
+    atomic_write(path, workbook.save)
+
+
+def _edit_sheet(path: Path, ws, header_row: int, cells, append_rows, add_columns) -> None:
     positions = _header_positions(ws, header_row)
     for name in add_columns:
         if name not in positions:
@@ -566,7 +758,33 @@ def edit_workbook(path: str | os.PathLike, *, sheet: str | int | None = None, he
         _set_cell(ws.cell(row=row, column=_position(path, positions, column)), value)
     for values in append_rows:
         _append_row(ws, path, positions, values)
-    _atomic_write(path, workbook.save)
+
+
+def _replaces_anything(path: Path, replace_sheets: dict[str, pd.DataFrame | None]) -> bool:
+    """False when every replacement removes a sheet the workbook does not have."""
+    present = _sheet_parts(path)
+    return any(frame is not None or name in present for name, frame in replace_sheets.items())
+
+
+def _replace_sheets(path: Path, workbook, replace_sheets: dict[str, pd.DataFrame | None]) -> None:
+    active = workbook.active.title if workbook.active is not None else None
+    for name, frame in replace_sheets.items():
+        position = workbook.sheetnames.index(name) if name in workbook.sheetnames else None
+        if position is not None:
+            workbook.remove(workbook[name])
+        if frame is not None:
+            _fill_sheet(_new_sheet(path, workbook, name, position), frame)
+    if not workbook.sheetnames:
+        raise InputError(f"{path.name}: cannot remove every sheet ({_quoted(replace_sheets)}); a workbook needs one")
+    # openpyxl keeps the active sheet as a position, which a removal shifts onto another sheet
+    workbook.active = workbook.sheetnames.index(active) if active in workbook.sheetnames else 0
+
+
+def _new_sheet(path: Path, workbook, name: str, position: int | None = None):
+    try:
+        return workbook.create_sheet(name, position)
+    except ValueError as exc:  # a character Excel forbids in sheet names: / \ ? * [ ] :
+        raise InputError(f'{path.name}: cannot name a sheet "{name}" ({exc})') from None
 
 
 def _openpyxl_sheet(path: Path, workbook, sheet: str | int | None):
@@ -622,14 +840,6 @@ def _set_cell(cell, value: Any) -> None:
     cell.value = _xlsx_plain(value)
     if isinstance(cell.value, str) and cell.value.startswith("="):
         cell.data_type = "s"  # text, not a formula: a value from HubSpot must never run
-
-
-def _xlsx_plain(value: Any) -> Any:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return _strip_illegal(value) if isinstance(value, str) else value
 
 
 def _edit_csv(path: Path, header_row: int, cells, append_rows, add_columns) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -49,3 +50,28 @@ def run(sandbox, project, monkeypatch):
         return CliRunner().invoke(cli, [*args, "--base-url", sandbox.base_url, "--token", sandbox.token])
 
     return invoke
+
+
+def sheet_rows(path) -> list[dict]:
+    """A CSV sheet's rows as dicts of text, as a person's edit sees them."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write_sheet(path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def on_small_csv(project: Path, rows: int) -> Path:
+    """Point the project's mapping at its CSV sheet cut to `rows` rows, without the association
+    column, so a test stays small. Returns the project."""
+    mapping = project / "mappings" / "cars.yaml"
+    text = mapping.read_text().replace("source: ../sample_data/cars.xlsx", "source: ../sample_data/cars.csv")
+    text = text.replace("sheet: Inventory\n", "")
+    mapping.write_text(text[:text.index("associations:")] + text[text.index("sync:"):])
+    sheet = project / "sample_data" / "cars.csv"
+    write_sheet(sheet, sheet_rows(sheet)[:rows])
+    return project

@@ -114,3 +114,24 @@ def test_all_properties_and_archived(run, client):
     assert result.exit_code == 0, result.output
     rows = csv_rows("gone.csv")
     assert list(rows) == [VIN] and rows[VIN]["hs_object_id"] == record.id
+
+
+def test_export_streams_chunks_reporting_progress(run, client, tmp_path):
+    from syncer.export import export
+
+    seen = []
+    summary = export(tmp_path / "mappings" / "cars.yaml", client, tmp_path / "out.xlsx", on_progress=seen.append,
+                     chunk_records=120)
+    assert seen == [120, 240, 300] and summary.records == 300
+    ws = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    assert ws.max_row == 301 and ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}301"
+    assert ws["A1"].font.bold and ws.freeze_panes == "A2"
+    owner = next(c.column_letter for c in ws[1] if c.value == "Owner email")
+    assert ws.column_dimensions[owner].width > 20  # fitted to the first chunk's e-mail addresses
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_export_to_a_missing_folder_names_the_file(run):
+    result = run("export", "mappings/cars.yaml", "-o", "nowhere/out.csv")
+    assert result.exit_code == 2
+    assert "out.csv: cannot write here (no folder nowhere)" in result.output

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import openpyxl
 import pytest
 
+from conftest import sheet_rows, write_sheet
 
 CARS = "2-3465404"
 WRITES = ("/batch/upsert", "/batch/update", "/batch/archive", "/batch/create")
@@ -20,18 +20,6 @@ def cars(client, *properties):
 def write_requests(sandbox):
     return [e for e in sandbox.request_log if e.method in ("PATCH", "DELETE")
             or (e.method == "POST" and e.path.endswith(WRITES))]
-
-
-def sheet_rows(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def write_sheet(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def test_push_creates_every_row_and_a_second_plan_shows_no_change(run, client):
@@ -62,7 +50,7 @@ def test_a_dry_run_sends_no_write_request(run, sandbox, client):
     assert write_requests(sandbox) == []
     assert cars(client) == {}
     review = openpyxl.load_workbook("review.xlsx")
-    assert review.sheetnames == ["Summary", "Create"]
+    assert [s for s in review.sheetnames if review[s].sheet_state == "visible"] == ["Summary", "Create"]
     assert review["Create"].max_row == 301
 
 
@@ -245,6 +233,19 @@ def test_association_columns_link_each_row_and_follow_edits(run, project, client
     assert "update 1" in changed.output and "Owner email (record id)" in changed.output
     assert owners(client, vins)[vins[0]] == ["tara.walsh@example.com"]
     assert "unchanged 3" in run("plan", "mappings/cars.yaml", "--source", "sample_data/cars.csv").output
+
+
+def test_an_association_without_a_label_links_with_the_default_type(run, project, client):
+    mapping = project / "mappings" / "cars.yaml"
+    mapping.write_text(mapping.read_text().replace("    label: car_owner\n", ""))
+    path = project / "sample_data" / "cars.csv"
+    rows = sheet_rows(path)[:2]
+    write_sheet(path, rows)
+    result = run("push", "mappings/cars.yaml", "--source", "sample_data/cars.csv", "--yes")
+    assert result.exit_code == 0, result.output
+    records = cars(client)
+    links = client.batch_read_associations(CARS, "contacts", [records[r["VIN"]].id for r in rows])
+    assert [[a.type_ids for a in found] for found in links.values()] == [[[75]], [[75]]]  # unlabeled
 
 
 def test_an_unknown_association_target_fails_only_its_row(run, project, client):

@@ -172,3 +172,137 @@ def test_edit_unknown_column_is_an_input_error(tmp_path):
     path = formatted_workbook(tmp_path / "w.xlsx")
     with pytest.raises(InputError, match='w.xlsx: no column "Prise"; did you mean "Price"?'):
         tables.edit_workbook(path, cells={(2, "Prise"): 1})
+
+
+# --- streaming writer ----------------------------------------------------------------------------
+
+
+def chunks() -> list[pd.DataFrame]:
+    """Three chunks of one sheet: a hostile formula, a control character, a tz-aware datetime."""
+    columns = ["VIN", "Note", "Serviced"]
+    return [pd.DataFrame([["V1", "=HYPERLINK(\"http://x\")", dt.datetime(2026, 1, 15, 13, 30, tzinfo=dt.timezone.utc)],
+                          ["V2", "a very long note that sets the width of its column", None]], columns=columns),
+            pd.DataFrame([["V3", "bell\x07ring", dt.datetime(2026, 1, 15, 14, 30,
+                                                              tzinfo=dt.timezone(dt.timedelta(hours=1)))]],
+                         columns=columns),
+            pd.DataFrame([["V4", "+44 20 7946 0958", None]], columns=columns)]
+
+
+def test_sheet_writer_streams_csv_chunks_formula_safe(tmp_path):
+    path = tmp_path / "out.csv"
+    with tables.SheetWriter(path, ["VIN", "Note", "Serviced"], delimiter=";") as writer:
+        for chunk in chunks():
+            writer.write(chunk)
+        assert not path.exists()  # nothing at the target until the block ends
+    back = tables.read(path)
+    assert back.delimiter == ";" and list(back.frame["VIN"]) == ["V1", "V2", "V3", "V4"]
+    assert back.frame.loc[2, "Note"] == "'=HYPERLINK(\"http://x\")" and back.frame.loc[5, "Note"] == "+44 20 7946 0958"
+    assert writer.rows == 4 and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_sheet_writer_streams_xlsx_chunks_styled_and_safe(tmp_path):
+    path = tmp_path / "out.xlsx"
+    with tables.SheetWriter(path, ["VIN", "Note", "Serviced"], sheet_name="Cars") as writer:
+        for chunk in chunks():
+            writer.write(chunk)
+    ws = openpyxl.load_workbook(path)["Cars"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:C5"
+    assert ws["A1"].font.bold and ws["C1"].fill.fgColor.rgb.endswith("305496")
+    assert ws.column_dimensions["B"].width > ws.column_dimensions["A"].width >= 8  # fitted to the first chunk
+    assert ws["B2"].value == '=HYPERLINK("http://x")' and ws["B2"].data_type == "s"  # text, never a formula
+    assert ws["B4"].value == "bellring"
+    assert ws["C2"].value == dt.datetime(2026, 1, 15, 13, 30) and ws["C4"].value == dt.datetime(2026, 1, 15, 13, 30)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]
+
+
+def test_sheet_writer_several_sheets_and_a_header_alone(tmp_path):
+    path = tmp_path / "book.xlsx"
+    with tables.SheetWriter(path) as writer:
+        writer.sheet("Summary", ["item", "value"])
+        writer.write(pd.DataFrame({"item": ["rows"], "value": [2]}))
+        writer.sheet("Empty", ["VIN", "Make"])
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Summary", "Empty"]
+    assert [c.value for c in book["Summary"]["A"]] == ["item", "rows"]
+    empty = book["Empty"]
+    assert [c.value for c in empty[1]] == ["VIN", "Make"] and empty["A1"].font.bold
+    assert empty.auto_filter.ref == "A1:B1" and empty.freeze_panes == "A2"
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_sheet_writer_failure_leaves_the_old_file_and_no_temporary(tmp_path, suffix):
+    path = tmp_path / f"out.{suffix}"
+    path.write_bytes(b"the previous export")
+    with pytest.raises(RuntimeError, match="listing failed"):
+        with tables.SheetWriter(path, ["VIN", "Note", "Serviced"]) as writer:
+            writer.write(chunks()[0])
+            raise RuntimeError("listing failed")
+    assert path.read_bytes() == b"the previous export"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_sheet_writer_refuses_a_missing_folder_before_writing(tmp_path):
+    target = tmp_path / "no such folder" / "out.xlsx"
+    with pytest.raises(InputError, match=r"out.xlsx: cannot write here \(no folder .*no such folder\)"):
+        tables.SheetWriter(target, ["VIN"])
+    with pytest.raises(InputError, match=r"out.txt.gz: cannot write '.gz'; use .csv or .xlsx"):
+        tables.SheetWriter(tmp_path / "out.txt.gz", ["VIN"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sheet_writer_refuses_chunks_of_other_columns_and_a_second_csv_sheet(tmp_path):
+    with tables.SheetWriter(tmp_path / "out.csv", ["VIN"]) as writer:
+        with pytest.raises(ValueError, match=r"columns \['Make'\] are not the sheet's \['VIN'\]"):
+            writer.write(pd.DataFrame({"Make": ["Kia"]}))
+        with pytest.raises(ValueError, match="a CSV holds one sheet"):
+            writer.sheet("More", ["VIN"])
+    assert (tmp_path / "out.csv").read_text() == "VIN\n"
+
+
+# --- replacing whole sheets ----------------------------------------------------------------------
+
+
+def conflicts() -> pd.DataFrame:
+    return pd.DataFrame({"row": [2], "property": ["price"], "sheet": ["=1+1"], "hubspot": [150]}, dtype=object)
+
+
+def test_replace_sheets_adds_and_replaces_keeping_the_rest(tmp_path):
+    path = formatted_workbook(tmp_path / "w.xlsx")
+    tables.edit_workbook(path, cells={(2, "Price"): 150}, replace_sheets={"Conflicts": conflicts()})
+    tables.edit_workbook(path, replace_sheets={"Notes": pd.DataFrame({"note": ["new"]})})
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Inventory", "Notes", "Conflicts"]  # replaced in place, added at the end
+    ws = book["Inventory"]
+    assert ws["B2"].value == 150 and ws["B3"].number_format == '#,##0 "€"' and ws["C3"].value == "=B3*2"
+    assert ws["A1"].font.bold and book.active.title == "Inventory"
+    added = book["Conflicts"]
+    assert [c.value for c in added[1]] == ["row", "property", "sheet", "hubspot"]
+    assert added["A1"].fill.fgColor.rgb.endswith("305496") and added.freeze_panes == "A2"
+    assert added.auto_filter.ref == "A1:D2" and added["C2"].data_type == "s" and added["C2"].value == "=1+1"
+    assert [c.value for c in book["Notes"]["A"]] == ["note", "new"]
+
+
+def test_replace_sheets_removes_a_sheet_and_leaves_a_workbook_without_it_untouched(tmp_path):
+    path = formatted_workbook(tmp_path / "w.xlsx")
+    tables.edit_workbook(path, replace_sheets={"Conflicts": conflicts()})
+    tables.edit_workbook(path, replace_sheets={"Conflicts": None})
+    assert openpyxl.load_workbook(path).sheetnames == ["Inventory", "Notes"]
+    before = (path.stat().st_mtime_ns, tables.file_digest(path))
+    tables.edit_workbook(path, replace_sheets={"Conflicts": None})
+    assert (path.stat().st_mtime_ns, tables.file_digest(path)) == before  # nothing to remove: not rewritten
+
+
+def test_replace_sheets_removing_the_active_sheet_keeps_the_workbook_valid(tmp_path):
+    path = formatted_workbook(tmp_path / "w.xlsx")
+    tables.edit_workbook(path, replace_sheets={"Inventory": None})
+    assert tables.read(path).frame.columns.tolist() == ["keep me"]
+    with pytest.raises(InputError, match='w.xlsx: cannot remove every sheet \\("Notes"\\); a workbook needs one'):
+        tables.edit_workbook(path, replace_sheets={"Notes": None})
+
+
+def test_replace_sheets_of_a_csv_is_an_input_error(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("VIN\nV1\n", encoding="utf-8")
+    with pytest.raises(InputError, match='c.csv: a CSV file has one sheet; cannot replace the sheets "Conflicts"'):
+        tables.edit_workbook(path, replace_sheets={"Conflicts": conflicts()})
+    assert path.read_text(encoding="utf-8") == "VIN\nV1\n"
