@@ -272,10 +272,18 @@ class _Run:
             for entries, call in ((removes, self.client.batch_disassociate), (adds, self.client.batch_associate)):
                 if not entries:
                     continue
-                answers = call(self.plan.object_type, link["to"], [pair for _, pair in entries], link["type_id"])
+                answers = call(self.plan.object_type, link["to"], [pair for _, pair in entries], _kind(link))
                 for answer in answers:
                     if answer.error is not None:
                         number = entries[answer.index][0]
                         outcomes[number] = self.outcome(number, Outcome.FAILED, record_id=outcomes[number].record_id,
                                                         error=answer.error, context=f'column "{link["column"]}"')
         return outcomes
+
+
+def _kind(link: dict):
+    """The association type of a plan's link: typeId and category as planned (no look-up), or only
+    the typeId in a plan file made before plans carried the category."""
+    from syncer.hubspot.models import AssociationType  # lazily, as the executor's only tie to the client's types
+
+    return AssociationType(link["type_id"], link["category"]) if link.get("category") else link["type_id"]

@@ -124,7 +124,8 @@ def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: 
         current = client.batch_read_associations(prepared.object_type, to_type, remote["id"].dropna())
         remote[name] = [_current_target(current.get(record_id, []), kind.type_id, desired.get(key))
                         for key, record_id in zip(remote.index, remote["id"])]
-        described[name] = {"to": to_type.object_type_id, "type_id": kind.type_id, "column": spec.column}
+        described[name] = {"to": to_type.object_type_id, "type_id": kind.type_id, "category": kind.category,
+                           "column": spec.column}
     return described
 
 

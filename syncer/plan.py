@@ -280,14 +280,14 @@ def estimate(plan: Plan, rate_limit=None, *, stale_check: bool = False) -> dict:
 
     Each kind goes out in batches of 100. Association links go out per step of the executor
     (STEP_INPUTS rows of a kind): per association column, a batch of links for the new targets and
-    a batch of unlinks for the replaced ones. `stale_check` (a saved plan, applied by a new client)
-    adds the read of every record it writes and one look-up of each association column's type
-    (`association_types`).
+    a batch of unlinks for the replaced ones (and `association_types`, look-ups only a plan file
+    from before plans carried the type's category needs). `stale_check` (a saved plan) adds the
+    read of every record it writes.
     `seconds` is the least time the calls take at the interval limit; `daily_share` the part of
     the daily allowance they use.
     """
     calls = {kind.value: math.ceil(len(plan.of_kind(kind)) / BATCH_SIZE) for kind in WRITES}
-    calls["associations"], calls["association_types"] = _association_calls(plan, stale_check)
+    calls["associations"], calls["association_types"] = _association_calls(plan)
     calls["stale_check"] = _stale_check_calls(plan) if stale_check else 0
     total = sum(calls.values())
     limit = _limit_fields(rate_limit)
@@ -309,12 +309,12 @@ def _stale_check_calls(plan: Plan) -> int:
     return math.ceil(writes.dropna().nunique() / BATCH_SIZE)
 
 
-def _association_calls(plan: Plan, saved: bool) -> tuple[int, int]:
+def _association_calls(plan: Plan) -> tuple[int, int]:
     """(link and unlink batches, association type look-ups), step by step as the executor sends
-    them. The client keeps the association types it has looked up, and a push looked them up while
-    planning; only a saved plan, applied by a new client, asks once per association column."""
+    them. A plan carries each association type's category, so it needs no look-up; a plan file
+    made before it did asks once per association column."""
     batches = lookups = 0
-    for name in plan.meta.get("associations") or {}:
+    for name, link in (plan.meta.get("associations") or {}).items():
         if name not in plan.after:
             continue
         pairs = 0
@@ -326,7 +326,7 @@ def _association_calls(plan: Plan, saved: bool) -> tuple[int, int]:
                 for count in (int(unlinked.sum()), int(linked.sum())):
                     batches += math.ceil(count / BATCH_SIZE)
                     pairs += count
-        if saved and pairs:
+        if pairs and not link.get("category"):
             lookups += 1
     return batches, lookups
 

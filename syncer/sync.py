@@ -70,14 +70,17 @@ class Link:
     to_type: object
     type_id: int
     match: str
+    category: str | None = None
 
     def described(self) -> dict:
         """The executor's view (plan meta `associations`)."""
-        return {"to": self.to_type.object_type_id, "type_id": self.type_id, "column": self.column}
+        return {"to": self.to_type.object_type_id, "type_id": self.type_id, "category": self.category,
+                "column": self.column}
 
     def cached(self) -> dict:
         to = self.to_type
         return {"name": self.name, "column": self.column, "type_id": self.type_id, "match": self.match,
+                "category": self.category,
                 "to": {"object_type_id": to.object_type_id, "name": to.name,
                        "fully_qualified_name": to.fully_qualified_name}}
 
@@ -259,7 +262,7 @@ def _links(prepared: jobs.Prepared, client, cached: list[dict] | None) -> list[L
 
     present = prepared.local.frame.columns
     if cached is not None:
-        return [Link(c["name"], c["column"], ObjectType(**c["to"]), c["type_id"], c["match"])
+        return [Link(c["name"], c["column"], ObjectType(**c["to"]), c["type_id"], c["match"], c.get("category"))
                 for c in cached if c["name"] in present]
     found = []
     for spec in prepared.mapping.associations:
@@ -267,7 +270,7 @@ def _links(prepared: jobs.Prepared, client, cached: list[dict] | None) -> list[L
         if name in present:
             to_type = client.object_type(spec.to)
             kind = client.association_spec(prepared.object_type, to_type, spec.label)
-            found.append(Link(name, spec.column, to_type, kind.type_id, spec.match))
+            found.append(Link(name, spec.column, to_type, kind.type_id, spec.match, kind.category))
     return found
 
 

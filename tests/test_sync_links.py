@@ -73,6 +73,7 @@ def test_relinked_in_the_sheet_relinks_the_record_in_hubspot(sync, sheet, client
     assert result.exit_code == 0, result.output
     assert "pushed 1," in result.output and "pulled 0 cells" in result.output
     assert owners(client, VIN, OTHER) == {VIN: ["tara.walsh@example.com"], OTHER: ["priya.sharma@example.com"]}
+    assert "updated 1  (3 API calls of 3 estimated)" in result.output  # update, unlink, link: no look-ups
     sandbox.clear_log()
     quiet = sync("--margin", "0")
     assert "pushed 0," in quiet.output and "pulled 0 cells" in quiet.output and quiet.exit_code == 0

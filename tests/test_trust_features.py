@@ -72,8 +72,9 @@ def test_plan_states_calls_time_and_daily_share_and_the_report_sets_calls_made_b
     (0, 0, 0, None, 0, None, None),
     (100, 0, 0, RateLimit(100, 10_000, 100, 1000, 1000), 1, 0.1, 0.001),
     (101, 250, 0, RateLimit(190, 10_000, 5, 500_000, 10), 5, 0.26, 5 / 500_000),
-    # 2 create batches and 2 link batches (the association type was looked up while planning)
-    (150, 0, 150, {"max_per_interval": 10, "interval_ms": 1000, "daily": None}, 4, 0.4, None),
+    # 2 create batches, 2 link batches, and one look-up of the association type: this plan's meta,
+    # like a plan file's from before plans carried the category, names only its type id
+    (150, 0, 150, {"max_per_interval": 10, "interval_ms": 1000, "daily": None}, 5, 0.5, None),
 ], ids=["empty", "one-batch", "batches-per-kind", "association-links"])
 def test_estimate_counts_batches_per_kind_and_prices_them_at_the_rate_limit(creates, updates, links, limit,
                                                                           calls, seconds, share):

@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import difflib
 import logging
 import math
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -40,6 +41,8 @@ class PortalInfo:
     portal_id: str | None
     rate_limit: RateLimit | None
     object_types: list[ObjectType]
+
+_OBJECT_TYPE_ID = re.compile(r"\d+-\d+")  # 0-1 (contacts), 2-3465404 (a custom object)
 
 
 class HubSpotClient:
@@ -134,6 +137,10 @@ class HubSpotClient:
         return list(body.get("results") or [])
 
     def _type_id(self, object_type: str | ObjectType) -> str:
+        """The objectTypeId a path takes; one given as an objectTypeId is used as it is, since
+        resolving it would cost a schemas call (a saved plan names its object so)."""
+        if isinstance(object_type, str) and _OBJECT_TYPE_ID.fullmatch(object_type):
+            return object_type
         return _segment(self.object_type(object_type).object_type_id)
 
     # --- reading ----------------------------------------------------------------------------------
@@ -276,24 +283,28 @@ class HubSpotClient:
             return int(association_type)
         return self.association_spec(from_type, to_type, association_type).type_id
 
-    def association_spec(self, from_type, to_type, association_type: int | str | None) -> AssociationType:
+    def association_spec(self, from_type, to_type,
+                         association_type: int | str | AssociationType | None) -> AssociationType:
         """The association type named by a typeId or a label, with the category v4 inputs need;
-        None names the default one, the type without a label."""
+        None names the default one, the type without a label. An AssociationType (typeId and
+        category known, as a plan carries them) is used as it is, with no call."""
+        if isinstance(association_type, AssociationType):
+            return association_type
         kinds = [AssociationType.from_json(spec) for spec in self.association_labels(from_type, to_type)]
-        between = f"from {self.object_type(from_type).name} to {self.object_type(to_type).name}"
         if association_type is None:
             found = [kind for kind in kinds if not kind.label]
-            missing = f"no unlabeled (default) association type {between}"
+            missing = "no unlabeled (default) association type {between}"
         elif isinstance(association_type, int) or str(association_type).isdigit():
             found = [kind for kind in kinds if kind.type_id == int(association_type)]
             known = ", ".join(f"{kind.type_id} ({kind.label or 'unlabeled'})" for kind in kinds) or "none"
-            missing = f"no association type {association_type} {between}; types defined: {known}"
+            missing = f"no association type {association_type} {{between}}; types defined: {known}"
         else:
             found = [kind for kind in kinds if _label_key(kind.label or "") == _label_key(association_type)]
             known = ", ".join(repr(kind.label) for kind in kinds if kind.label) or "none"
-            missing = f"no association label {association_type!r} {between}; labels defined: {known}"
-        if not found:
-            raise NotFoundError(missing, category="OBJECT_NOT_FOUND")
+            missing = f"no association label {association_type!r} {{between}}; labels defined: {known}"
+        if not found:  # the object names cost a schemas call, so only a refusal asks for them
+            between = f"from {self.object_type(from_type).name} to {self.object_type(to_type).name}"
+            raise NotFoundError(missing.format(between=between), category="OBJECT_NOT_FOUND")
         return found[0]
 
     def batch_read_associations(self, from_type: str | ObjectType, to_type: str | ObjectType,
@@ -346,7 +357,8 @@ class HubSpotClient:
                 for key, targets in linked.items()}
 
     def batch_associate(self, from_type: str | ObjectType, to_type: str | ObjectType,
-                        pairs: Iterable[tuple[str, str]], association_type: int | str) -> list[BatchOutcome]:
+                        pairs: Iterable[tuple[str, str]], association_type: int | str | AssociationType
+                        ) -> list[BatchOutcome]:
         """Link each (from_id, to_id) pair with `association_type`, a typeId or a label
         association_labels lists. One outcome per pair, in order; linking a linked pair is no error."""
         pairs = list(pairs)
@@ -357,7 +369,8 @@ class HubSpotClient:
         return self._link("associate", "create", from_type, to_type, pairs, types)
 
     def batch_disassociate(self, from_type: str | ObjectType, to_type: str | ObjectType,
-                           pairs: Iterable[tuple[str, str]], association_type: int | str | None = None
+                           pairs: Iterable[tuple[str, str]],
+                           association_type: int | str | AssociationType | None = None
                            ) -> list[BatchOutcome]:
         """Unlink each (from_id, to_id) pair: every association type between the two records, or only
         `association_type` (removing the unlabeled type removes them all, as HubSpot does). One outcome
