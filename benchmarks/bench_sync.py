@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sample_data.make_samples import grow  # noqa: E402
 from syncer.hubspot import HubSpotClient  # noqa: E402
 from syncer.jobs import apply_plan, build_plan  # noqa: E402
 from syncer import state  # noqa: E402
@@ -44,21 +45,16 @@ def owner(i: int) -> str:
 
 
 def make_project(folder: Path, rows: int, links: bool) -> tuple[Path, Path]:
-    with open(REPO / "sample_data" / "cars.csv", newline="", encoding="utf-8") as f:
-        sample = list(csv.DictReader(f))
-    sheet = folder / "cars.csv"
-    with open(sheet, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(sample[0]))
-        writer.writeheader()
-        for i in range(rows):
-            writer.writerow({**sample[i % len(sample)], "VIN": f"BENCH{i:012d}", "Owner email": owner(i) if links else ""})
-    text = (REPO / "mappings" / "cars.yaml").read_text()
-    text = text.replace("source: ../sample_data/cars.xlsx", "source: cars.csv").replace("sheet: Inventory\n", "")
-    if not links:
-        text = text[:text.index("associations:")] + text[text.index("sync:"):]
-    mapping = folder / "cars.yaml"
-    mapping.write_text(text)
-    return mapping, sheet
+    """The sample grown to `rows` rows, with its owner links (cycling over the seeded contacts) or
+    without the association column; returns the mapping and the sheet."""
+    mapping = grow(folder, rows, vin_prefix="BENCH", associations=links)
+    if links:
+        with open(folder / "cars.csv", newline="", encoding="utf-8") as f:
+            grown = list(csv.DictReader(f))
+        for i, row in enumerate(grown):
+            row["Owner email"] = owner(i)
+        write_rows(folder / "cars.csv", grown)
+    return mapping, folder / "cars.csv"
 
 
 def edit_sheet(sheet: Path, count: int, round_: int, links: bool) -> None:
@@ -68,6 +64,10 @@ def edit_sheet(sheet: Path, count: int, round_: int, links: bool) -> None:
         rows[(i * 7919) % len(rows)]["Listing price"] = str(50_000 + round_ * 1000 + i)
         if links and i % 5 == 0:
             rows[(i * 7919) % len(rows)]["Owner email"] = owner(i + round_ + 1)
+    write_rows(sheet, rows)
+
+
+def write_rows(sheet: Path, rows: list[dict]) -> None:
     with open(sheet, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
