@@ -125,7 +125,9 @@ def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: 
         remote[name] = [_current_target(current.get(record_id, []), kind.type_id, desired.get(key))
                         for key, record_id in zip(remote.index, remote["id"])]
         described[name] = {"to": to_type.object_type_id, "type_id": kind.type_id, "category": kind.category,
-                           "column": spec.column}
+                           "column": spec.column,
+                           "shown": _shown_targets(prepared.local.frame[name], wanted, remote[name], desired,
+                                                   spec, client, to_type)}
     return described
 
 
@@ -137,6 +139,21 @@ def _association_targets(cells: pd.Series, spec, client, to_type, row_errors: di
         problem = f'column "{spec.column}": no {spec.to} record with {spec.match} {value!r}'
         row_errors[row] = f"{row_errors[row]}; {problem}" if row in row_errors else problem
     return targets.where(targets.notna(), None)
+
+
+def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desired: dict, spec, client,
+                   to_type) -> dict[str, str]:
+    """Target record id → the value a person knows it by (its `match` property, e.g. an email), so
+    plans show `ann@x.com → bo@x.com` rather than record ids: the sheet's own values, and for the
+    targets a change replaces, their values read (one call per 100 of them)."""
+    shown = {target: cell for cell, target in zip(cells, wanted) if target is not None}
+    replaced = {target for key, target in current.items()
+                if target is not None and target not in shown and desired.get(key) != target}
+    if replaced:
+        found = client.batch_read(to_type, replaced, properties=[spec.match])
+        shown |= {target: record.properties.get(spec.match) for target, record in found.items()
+                  if record.properties.get(spec.match)}
+    return shown
 
 
 def _current_target(associations, type_id: int, desired: str | None) -> str | None:

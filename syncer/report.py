@@ -83,7 +83,8 @@ def _describe(plan: Plan, number: int, width: int) -> str:
     head = f"  {where}  {line['key']}"
     if line["action"] in (ActionKind.SKIP.value, ActionKind.ERROR.value):
         return f"{head}: {line['message']}"
-    changes = {_name(p): change for p, change in plan.changed_properties(number).items()}
+    changes = {_name(p): (_shown(plan, p, b), _shown(plan, p, a))
+               for p, (b, a) in plan.changed_properties(number).items()}
     if line["action"] == ActionKind.CREATE.value:
         return _condensed(head + ": ", [f"{p}={_show(a)}" for p, (_, a) in changes.items()], width)
     if line["action"] == ActionKind.UPDATE.value:
@@ -106,8 +107,17 @@ def _condensed(head: str, items: list[str], width: int) -> str:
 
 
 def _name(prop: str) -> str:
-    """Association pseudo-properties read as their column and the linked record's id."""
-    return f"{prop.removeprefix('assoc:')} (record id)" if prop.startswith("assoc:") else prop
+    """Association pseudo-properties read as their column."""
+    return prop.removeprefix("assoc:")
+
+
+def _shown(plan: Plan, prop: str, value):
+    """An association's target as a person knows it (the value its column holds, e.g. an email),
+    or `record <id>` when the plan does not know that value; any other value as it is."""
+    link = (plan.meta.get("associations") or {}).get(prop)
+    if link is None or value is None or pd.isna(value) or value == "":
+        return value
+    return (link.get("shown") or {}).get(value) or f"record {value}"
 
 
 def _show(value) -> str:
@@ -284,9 +294,16 @@ def _action_frame(plan: Plan, kind: ActionKind, numbers: pd.Index) -> pd.DataFra
     sent = [p for p in plan.properties if after[p].notna().any()]
     for prop in sent:
         if kind is ActionKind.UPDATE:
-            base[f"{prop} (before)"] = plan.before.loc[numbers, prop].where(after[prop].notna(), None)
-        base[f"{prop} (after)" if kind is ActionKind.UPDATE else prop] = after[prop]
+            before = plan.before.loc[numbers, prop].where(after[prop].notna(), None)
+            base[f"{_name(prop)} (before)"] = _shown_column(plan, prop, before)
+        base[f"{_name(prop)} (after)" if kind is ActionKind.UPDATE else _name(prop)] = _shown_column(plan, prop, after[prop])
     return _approvable(base, numbers)
+
+
+def _shown_column(plan: Plan, prop: str, values: pd.Series) -> pd.Series:
+    if prop not in (plan.meta.get("associations") or {}):
+        return values
+    return values.map(lambda value: _shown(plan, prop, value))
 
 
 def _approvable(frame: pd.DataFrame, numbers: pd.Index) -> pd.DataFrame:

@@ -226,11 +226,16 @@ def test_association_columns_link_each_row_and_follow_edits(run, project, client
     assert run("push", "mappings/cars.yaml", "--source", "sample_data/cars.csv", "--yes").exit_code == 0
     vins = [r["VIN"] for r in rows]
     assert owners(client, vins) == {r["VIN"]: [r["Owner email"]] for r in rows}
-    rows[0]["Owner email"] = "Tara.Walsh@example.com"  # emails match whatever their case
+    before, rows[0]["Owner email"] = rows[0]["Owner email"], "Tara.Walsh@example.com"  # any case matches
     write_sheet(path, rows)
+    review = run("plan", "mappings/cars.yaml", "--source", "sample_data/cars.csv", "--review", "review.xlsx")
+    # the plan names owners as the sheet does, not by record id
+    assert f"Owner email: {before.lower()} → tara.walsh@example.com" in review.output
+    [line] = openpyxl.load_workbook("review.xlsx")["Update"].iter_rows(min_row=2, values_only=True)
+    assert (before.lower(), "tara.walsh@example.com") == line[3:5]  # Owner email (before), (after)
     changed = run("push", "mappings/cars.yaml", "--source", "sample_data/cars.csv", "--yes")
     assert changed.exit_code == 0, changed.output
-    assert "update 1" in changed.output and "Owner email (record id)" in changed.output
+    assert "update 1" in changed.output
     assert owners(client, vins)[vins[0]] == ["tara.walsh@example.com"]
     assert "unchanged 3" in run("plan", "mappings/cars.yaml", "--source", "sample_data/cars.csv").output
 
