@@ -30,10 +30,12 @@ def test_no_file_or_output_of_a_full_run_contains_the_token(tmp_path, monkeypatc
                                 "report.json", *portal_args]),
             runner.invoke(cli, ["apply", "plan.json", "--yes", "--report", "report.csv", *portal_args]),
             runner.invoke(cli, ["info", *portal_args]),
+            runner.invoke(cli, ["export", "mappings/cars.yaml", "-o", "export.xlsx", *portal_args]),
+            runner.invoke(cli, ["sync", "mappings/cars.yaml", "--json", *portal_args]),
             runner.invoke(cli, ["push", "mappings/cars.yaml", "--yes", "--base-url", portal.base_url,
                                 "--token", TOKEN + "-wrong"]),
         ]
-    assert [r.exit_code for r in outputs] == [0, 0, 1, 0, 3]
+    assert [r.exit_code for r in outputs] == [0, 0, 1, 0, 0, 0, 3]
     texts = [r.output for r in outputs] + [caplog.text]
     texts += [str(r.exception) for r in outputs if r.exception]
     for path in tmp_path.rglob("*"):
