@@ -316,7 +316,7 @@ def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
         results = merge_results(previous, results)
         results.meta["not_retried"] = built.meta.get("not_retried") or []
         report_path = report_path or retry_failed
-    _finish("push", built, results, report_path, write_back and built.meta.get("source"), as_json)
+    _finish("push", built, results, report_path, write_back, as_json)
 
 
 @cli.command("apply")
@@ -336,7 +336,7 @@ def apply_command(plan_file, yes, accept_cost, report_path, quiet, as_json, repl
         _confirm(built, yes, accept_cost)
         results = _apply_with_progress(built, client, quiet=quiet or as_json, check_stale=True, replan=replan)
     results.meta["not_restorable"] = built.meta.get("not_restorable") or []
-    _finish("apply", built, results, report_path, None, as_json)
+    _finish("apply", built, results, report_path, False, as_json)
 
 
 def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
@@ -411,21 +411,25 @@ def _write_progress(label: str, show: bool):
             progress.bar.stop()
 
 
-def _finish(command, built, results, report_path, write_back_source, as_json) -> None:
+def _finish(command, built, results, report_path, write_back_results: bool, as_json) -> None:
     click.echo(report.render_results(results), err=as_json)
     if report_path:
         report.write_results(results, Path(report_path))
         click.echo(f"Report written to {report_path}", err=as_json)
-    if write_back_source:
-        write_back(results, write_back_source)
-        click.echo(f"Results written back to {write_back_source}", err=as_json)
+    exit_code = results.exit_code
+    if write_back_results:
+        try:
+            click.echo(f"Results written back to {write_back(results, built)}", err=as_json)
+        except InputError as exc:  # the run happened: say so, and what it left undone
+            click.echo(f"Not written back: {exc}", err=True)
+            exit_code = max(exit_code, 1)
     if results.meta.get("undo"):
         click.echo(f"Undo plan written to {results.meta['undo']}; revert this run with: "
                    f"syncer apply {results.meta['undo']}", err=as_json)
     if as_json:
-        document = report.run_document(command, built, results, exit_code=results.exit_code)
+        document = report.run_document(command, built, results, exit_code=exit_code)
         click.echo(json.dumps(document, ensure_ascii=False, indent=1))
-    sys.exit(results.exit_code)
+    sys.exit(exit_code)
 
 
 # --- export, sync (the pull direction and two-way sync) ---------------------------------------------
@@ -516,6 +520,9 @@ def _render_sync(result) -> str:
         lines += [f"  row {'-' if r.row is None or r.row != r.row else int(r.row)} {r.key} {r.property}: "
                   f"sheet {r.sheet!r}, HubSpot {r.hubspot!r} (was {r.base!r})"
                   for r in result.conflicts.head(50).itertuples()]
+    if result.sheet_changed:
+        lines.append(f"{result.source.name} was saved by someone else while syncing, so nothing was written "
+                     "into it and the snapshot was kept; HubSpot has this run's writes. Sync again to finish.")
     return "\n".join(lines)
 
 

@@ -44,15 +44,21 @@ class Prepared:
         return [c for c in self.local.frame.columns if not c.startswith(values.ASSOCIATION_PREFIX)]
 
 
-def prepare(mapping_path: str | Path, client, *, source: str | Path | None = None) -> Prepared:
-    """Load the mapping and the sheet, check both against the portal, convert cells to canonical form."""
-    m = mapping.load(mapping_path)
+def prepare(mapping_path: str | Path | mapping.Mapping, client, *, source: str | Path | None = None,
+            object_type=None, properties: list[dict] | None = None) -> Prepared:
+    """Load the mapping and the sheet, check both against the portal, convert cells to canonical form.
+
+    `object_type` and `properties`, when the caller already knows them (sync keeps them in its
+    snapshot), save the calls that would ask the portal for them.
+    """
+    m = mapping_path if isinstance(mapping_path, mapping.Mapping) else mapping.load(mapping_path)
     path = Path(source) if source else m.source
     if path is None:
         raise InputError(f"{m.path}: the mapping names no source; give one with --source FILE")
-    table = tables.read(path, sheet=m.sheet if path.suffix.lower() != ".csv" else None)
-    object_type = client.object_type(m.object)
-    properties = client.properties(object_type)
+    is_csv = path.suffix.lower() in tables.CSV_SUFFIXES
+    table = tables.read(path, sheet=None if is_csv else m.sheet, header_row=m.header_row)
+    object_type = object_type or client.object_type(m.object)
+    properties = properties if properties is not None else client.properties(object_type)
     problems = mapping.check(m, properties, table.header)
     if problems:
         raise InputError("the mapping does not fit the portal or the sheet:\n" +
@@ -200,6 +206,8 @@ def _plan_meta(prepared: Prepared, client) -> dict:
         "mapping_digest": prepared.mapping.digest,
         "source": str(prepared.table.path),
         "source_digest": prepared.table.digest,
+        "sheet": prepared.table.sheet,
+        "header_row": prepared.mapping.header_row,
     }
 
 
@@ -496,8 +504,14 @@ def save_plan(built: Plan, path: str | Path) -> None:
 # --- write-back --------------------------------------------------------------------------------
 
 
-def write_back(results: Results, source: str | Path, *, sheet: str | None = None) -> None:
-    """Add sync_status, sync_record_id and sync_error to the source sheet (an xlsx is edited in place)."""
+def write_back(results: Results, built: Plan) -> Path:
+    """Add sync_status, sync_record_id and sync_error to the plan's source sheet (an xlsx is edited
+    in place) and return its path. Refused, with nothing written, when the file changed since the
+    plan read it: its rows may have moved, and a status on the wrong row is worse than none."""
+    source = Path(built.meta["source"])
+    if built.meta.get("source_digest") and tables.file_digest(source) != built.meta["source_digest"]:
+        raise InputError(f"{source}: changed since syncer read it (saved meanwhile?), so its rows may have "
+                         "moved; the results are not written back into it (the report has them)")
     cells = {}
     for o in results.outcomes:
         if o.row is None:
@@ -505,4 +519,6 @@ def write_back(results: Results, source: str | Path, *, sheet: str | None = None
         cells[(o.row, "sync_status")] = o.outcome.value
         cells[(o.row, "sync_record_id")] = o.record_id or ""
         cells[(o.row, "sync_error")] = o.error_message or ""
-    tables.edit_workbook(source, sheet=sheet, cells=cells, add_columns=list(STATUS_COLUMNS))
+    tables.edit_workbook(source, sheet=built.meta.get("sheet"), header_row=built.meta.get("header_row") or 1,
+                         cells=cells, add_columns=list(STATUS_COLUMNS))
+    return source

@@ -439,6 +439,7 @@ def sync_document(result) -> dict:
         "first_sync": result.first,
         "source": str(result.source),
         "snapshot": str(result.snapshot),
+        "sheet_changed": result.sheet_changed,
         "counts": result.counts,
         "calls": result.calls,
         "conflicts": [_conflict(line) for line in result.conflicts.to_dict("records")],

@@ -52,11 +52,12 @@ class SyncResult:
     errors: list[tables.CellError] = field(default_factory=list)
     calls: int = 0
     push_plan: plan.Plan | None = None
+    sheet_changed: bool = False  # saved by someone else meanwhile: not written into, snapshot kept
 
     @property
     def exit_code(self) -> int:
         failed = self.results is not None and self.results.exit_code != 0
-        return 1 if len(self.conflicts) or failed or self.errors else 0
+        return 1 if len(self.conflicts) or failed or self.errors or self.sheet_changed else 0
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,21 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     next_base = _settle(_with_reads(merged.base, links, reads, pushed, snapshot), snapshot, results)
     # A conflict keeps the base, not HubSpot's values: no updatedAt may vouch for that record.
     next_base.loc[next_base.index.isin(merged.conflicts["key"]), "updated_at"] = None
-    _write_sheet(prepared, merged, links)
-    state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms)), snapshot_path)
-    return SyncResult(prepared.table.path, snapshot_path, snapshot is None, merged.counts, merged.conflicts,
-                      results, errors, getattr(client, "calls", 0) - calls, built)
+    result = SyncResult(prepared.table.path, snapshot_path, snapshot is None, merged.counts, merged.conflicts,
+                        results, errors, 0, built)
+    if _edits_sheet(merged) and tables.file_digest(prepared.table.path) != prepared.table.digest:
+        # Saved meanwhile (in Excel, say): its rows may have moved, so nothing goes into it, and the
+        # snapshot stays as it was, so the next sync finds this run's pulls again.
+        result.sheet_changed = True
+    else:
+        _write_sheet(prepared, merged, links)
+        state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms)), snapshot_path)
+    result.calls = getattr(client, "calls", 0) - calls
+    return result
+
+
+def _edits_sheet(merged: merge.Merge) -> bool:
+    return bool(merged.pulls or len(merged.appends) or merged.marks or len(merged.conflicts))
 
 
 def _meta(prepared: jobs.Prepared, links: list[Link], started_ms: int) -> dict:
@@ -279,19 +291,9 @@ def _prepare(m: mapping.Mapping, client, source, snapshot, properties: list[dict
     (a schemas call saved on every re-sync), and the given property definitions if any."""
     from syncer.hubspot.models import ObjectType  # lazily: syncer/__init__ exports sync before hubspot loads
 
-    path = Path(source) if source else m.source
-    if path is None:
-        raise InputError(f"{m.path}: the mapping names no source; give one with --source FILE")
-    table = tables.read(path, sheet=m.sheet if path.suffix.lower() not in tables.CSV_SUFFIXES else None,
-                        header_row=m.header_row)
     known = (snapshot.meta.get("object_type") if snapshot and snapshot.meta.get("object") == m.object else None)
-    object_type = ObjectType(**known) if known else client.object_type(m.object)
-    properties = properties if properties is not None else client.properties(object_type)
-    problems = mapping.check(m, properties, table.header)
-    if problems:
-        raise InputError("the mapping does not fit the portal or the sheet:\n" +
-                         "\n".join(f"  {p}" for p in problems))
-    return jobs.Prepared(m, table, values.canonicalize(table, m, properties), object_type, properties)
+    return jobs.prepare(m, client, source=source, object_type=ObjectType(**known) if known else None,
+                        properties=properties)
 
 
 def _usable_rows(prepared: jobs.Prepared, links: list[Link]) -> tuple[pd.DataFrame, set, list]:

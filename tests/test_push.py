@@ -196,6 +196,41 @@ def test_write_back_adds_status_columns_to_the_workbook_in_place(run, project):
     assert "unchanged 300" in run("plan", "mappings/cars.yaml").output
 
 
+def test_a_sheet_under_a_title_row_behind_another_sheet_is_pushed_and_written_back(run, project, client):
+    path = project / "sample_data" / "cars.xlsx"
+    book = openpyxl.load_workbook(path)
+    book.move_sheet("About", offset=-1)  # Inventory is no longer the first sheet
+    book["Inventory"].delete_rows(12, 300)
+    book["Inventory"].insert_rows(1)
+    book["Inventory"]["A1"] = "Stock list, November"  # a title above the header
+    book.save(path)
+    mapping = project / "mappings" / "cars.yaml"
+    mapping.write_text(mapping.read_text().replace("sheet: Inventory\n", "sheet: Inventory\nheader_row: 2\n"))
+    result = run("push", "mappings/cars.yaml", "--yes", "--write-back")
+    assert result.exit_code == 0, result.output
+    assert "created 10" in result.output and len(cars(client)) == 10
+    sheet = openpyxl.load_workbook(path)["Inventory"]
+    header = [c.value for c in sheet[2]]
+    assert header[-3:] == ["sync_status", "sync_record_id", "sync_error"]
+    assert [sheet.cell(row=r, column=len(header) - 2).value for r in range(3, 13)] == ["created"] * 10
+    assert openpyxl.load_workbook(path)["About"].max_column == 1  # the other sheet untouched
+
+
+def test_write_back_is_refused_when_the_sheet_changed_after_it_was_read(project, client):
+    import syncer
+    from syncer.errors import InputError
+
+    sheet = project / "sample_data" / "cars.csv"
+    write_sheet(sheet, sheet_rows(sheet)[:5])
+    built = syncer.build_plan(project / "mappings" / "cars.yaml", client, source=sheet)
+    results = syncer.apply_plan(built, client)
+    write_sheet(sheet, sheet_rows(sheet)[1:])  # a row deleted meanwhile: the rest moved up
+    saved = sheet.read_bytes()
+    with pytest.raises(InputError, match="changed since syncer read it"):
+        syncer.write_back(results, built)
+    assert sheet.read_bytes() == saved
+
+
 @pytest.mark.parametrize("suffix", ["csv", "xlsx", "json"])
 def test_results_report_has_one_line_per_row(run, project, suffix):
     result = run("push", "mappings/cars.yaml", "--yes", "--report", f"report.{suffix}")

@@ -188,3 +188,27 @@ def test_on_a_terminal_sync_asks_and_no_changes_nothing(sheet, csv_project, sand
     os.close(main)
     assert b"This sync would archive 1 record(s)" in shown
     assert snapshot_bytes(csv_project) == before and VIN in records(client)
+
+
+def test_a_sheet_saved_while_sync_runs_is_left_alone_and_the_next_sync_finishes(sheet, csv_project, sandbox, client):
+    mapping = csv_project / "mappings" / "cars.yaml"
+    with HubSpotClient(sandbox.base_url, sandbox.token) as syncing:
+        assert sync_api(mapping, syncing).exit_code == 0
+        sheet.set(VIN, "Listing price", 31000)  # for this sync to push
+        edit_in_hubspot(client, OTHER, mileage="777")  # and to pull
+        gate = sandbox.hold("POST", "/batch/update")
+        outcome = {}
+        run = threading.Thread(target=lambda: outcome.update(result=sync_api(mapping, syncing, margin_seconds=0)))
+        run.start()
+        assert gate.reached.wait(30)
+        sheet.set(VIN, "Colour", "Green")  # someone saves the sheet while the sync writes to HubSpot
+        saved = sheet.path.read_bytes()
+        gate.release()
+        run.join(30)
+        assert outcome["result"].sheet_changed and outcome["result"].exit_code == 1
+        assert sheet.path.read_bytes() == saved  # the pull waits: the sheet's rows may have moved
+        after = sync_api(mapping, syncing, margin_seconds=0)
+    assert after.exit_code == 0 and not after.sheet_changed
+    assert sheet.rows()[OTHER]["Mileage (km)"] == "777"
+    now = records(client, "price", "color")[VIN].properties
+    assert (now["price"], now["color"]) == ("31000", "green")
