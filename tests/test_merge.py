@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from syncer.merge import merge
 
@@ -67,3 +68,61 @@ def test_first_sync_pushes_the_sheet_and_fills_its_blanks():
     assert result.push_local["price"].tolist() == ["1"] and result.pulls == {(3, "price"): "4"}
     cleared = merge(local, None, remote, id_property="vin", blank_cells="clear")
     assert cleared.push_local["price"].tolist() == ["1", None] and cleared.pulls == {}
+
+
+# --- every combination, against the rule written cell by cell -----------------------------------
+
+
+VALUES = st.sampled_from([None, "a", "b", "c"])
+PROPS = ["p", "q"]
+CELL = st.tuples(VALUES, VALUES, st.one_of(st.just(UNCHANGED), VALUES))  # base, sheet, HubSpot
+
+
+def same(a, b) -> bool:
+    """Equal, where every missing marker (None, NaN) is the same blank."""
+    return (pd.isna(a) and pd.isna(b)) if pd.isna(a) or pd.isna(b) else a == b
+
+
+def expected(base, sheet, hubspot, prefer):
+    """(push, pull, conflict, next base) for one cell, as the module docstring states the rule."""
+    theirs = base if hubspot is UNCHANGED else hubspot
+    mine_changed, theirs_changed = sheet != base, theirs != base
+    if mine_changed and theirs_changed and sheet != theirs:
+        if prefer is None:
+            return False, False, True, base
+        return prefer == "sheet", prefer == "hubspot", False, sheet if prefer == "sheet" else theirs
+    return mine_changed and not theirs_changed, theirs_changed and not mine_changed, False, \
+        sheet if mine_changed else theirs
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(CELL, CELL), min_size=1, max_size=6),
+       prefer=st.sampled_from([None, "sheet", "hubspot"]))
+def test_each_cell_follows_the_three_way_rule(rows, prefer):
+    keys = [f"V{i}" for i in range(len(rows))]
+    numbers = list(range(2, len(rows) + 2))
+    local = pd.DataFrame({"vin": keys, **{p: [r[j][1] for r in rows] for j, p in enumerate(PROPS)}},
+                         index=numbers, dtype=object)
+    base = pd.DataFrame({"record_id": [str(i) for i in range(len(rows))], "archived": False,
+                         **{p: [r[j][0] for r in rows] for j, p in enumerate(PROPS)}}, index=keys, dtype=object)
+    changed = [i for i, r in enumerate(rows) if any(cell[2] is not UNCHANGED for cell in r)]
+    remote = pd.DataFrame({"id": [str(i) for i in changed], "updated_at": "t", "vin": [keys[i] for i in changed],
+                           **{p: [rows[i][j][0] if rows[i][j][2] is UNCHANGED else rows[i][j][2] for i in changed]
+                              for j, p in enumerate(PROPS)}}, index=[keys[i] for i in changed], dtype=object)
+    result = merge(local, base, remote, id_property="vin", prefer=prefer)
+    conflicts = {(c["key"], c["property"]) for c in result.conflicts.to_dict("records")}
+    for i, (key, number) in enumerate(zip(keys, numbers)):
+        pushes = {}
+        for j, prop in enumerate(PROPS):
+            b, s, h = rows[i][j]
+            push, pull, conflict, next_base = expected(b, s, h, prefer)
+            pushes[prop] = push
+            assert ((number, prop) in result.pulls) == pull, (key, prop)
+            if pull:
+                assert result.pulls[(number, prop)] == (b if h is UNCHANGED else h)
+            assert ((key, prop) in conflicts) == conflict, (key, prop)
+            assert same(result.base.loc[key, prop], next_base), (key, prop)
+        assert (number in result.push_local.index) == any(pushes.values()), key
+        for j, prop in enumerate(PROPS):
+            if number in result.push_local.index and pushes[prop]:
+                assert same(result.push_local.loc[number, prop], rows[i][j][1])
