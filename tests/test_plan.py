@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from syncer import plan
 from syncer.errors import InputError
@@ -135,3 +136,45 @@ def test_select_keeps_only_the_chosen_actions():
     chosen = built.select([1])
     assert list(chosen.actions["key"]) == ["C"]
     assert chosen.changed_properties(1) == {"price": (None, "1")}
+
+
+# --- every combination, against the rule written row by row -------------------------------------
+
+KEYS = st.sampled_from([None, "K1", "K2", "K3", "K4"])
+VALUE = st.sampled_from([None, "a", "b"])
+
+
+def expected_row(key, cells, keys, remote, blank_cells, bad) -> tuple[str, dict]:
+    """(action, {property: (before, after)}) for one sheet row, as DESIGN.md states the rule."""
+    if key is None or keys.count(key) > 1 or bad:
+        return "error", {}
+    if key not in remote:
+        return "create", {p: (None, v) for p, v in cells.items() if v is not None}
+    theirs = remote[key]
+    sent = {p: (theirs[p], v) for p, v in cells.items() if v is not None and v != theirs[p]}
+    if blank_cells == "clear":
+        sent |= {p: (theirs[p], "") for p, v in cells.items() if v is None and theirs[p] is not None}
+    return ("update" if sent else "unchanged"), sent
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(KEYS, VALUE, VALUE, st.booleans()), min_size=1, max_size=8),
+       remote=st.dictionaries(st.sampled_from(["K1", "K2", "K3"]), st.tuples(VALUE, VALUE), max_size=3),
+       blank_cells=st.sampled_from(["keep", "clear"]))
+def test_each_row_follows_the_planning_rule(rows, remote, blank_cells):
+    local = local_rows(*[(key, price, color) for key, price, color, _ in rows])
+    records = pd.DataFrame({"id": [f"id-{k}" for k in remote], "updated_at": "t",
+                            "price": [v[0] for v in remote.values()], "color": [v[1] for v in remote.values()]},
+                           index=list(remote), dtype=object)
+    bad = {number: "a cell could not be converted" for number, row in zip(local.index, rows) if row[3]}
+    built = plan.build(local, records, object_type="cars", id_property="vin", blank_cells=blank_cells,
+                       row_errors=bad)
+    keys = [row[0] for row in rows]
+    theirs = {k: {"price": v[0], "color": v[1]} for k, v in remote.items()}
+    assert len(built.actions) == len(rows)
+    for number, line in built.actions.iterrows():
+        position = int(line["row"]) - 2
+        key, price, color, broken = rows[position]
+        action, sent = expected_row(key, {"price": price, "color": color}, keys, theirs, blank_cells, broken)
+        assert line["action"] == action, (key, rows, remote)
+        assert built.changed_properties(number) == sent, (key, rows, remote)
