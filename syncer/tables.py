@@ -137,6 +137,9 @@ def detect_encoding(path: Path, sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if sample.startswith(b"PK\x03\x04"):  # a zip: what Excel saves
+        raise InputError(f"{path.name}: this is an Excel workbook named as a CSV file; rename it to "
+                         f"{path.with_suffix('.xlsx').name}")
     if b"\x00" in sample:
         raise InputError(f"{path.name}: this is not a text (CSV) file; it holds binary data")
     try:

@@ -72,6 +72,13 @@ def test_broken_sheet(tmp_path, name, message):
     assert_refused(run(str(mapping_for(tmp_path, CORPUS / name)), *NOWHERE), message)
 
 
+def test_a_workbook_named_as_a_csv_is_refused_with_the_fix(tmp_path):
+    misnamed = tmp_path / "cars.csv"
+    misnamed.write_bytes((REPO / "sample_data" / "cars.xlsx").read_bytes())
+    assert_refused(run(str(mapping_for(tmp_path, misnamed)), *NOWHERE),
+                   "cars.csv: this is an Excel workbook named as a CSV file; rename it to cars.xlsx")
+
+
 MAPPINGS = [
     ("bad_yaml.yaml", "bad_yaml.yaml, line 3: not valid YAML"),
     ("list_mapping.yaml", "list_mapping.yaml: the mapping must be a YAML mapping"),
