@@ -369,10 +369,21 @@ def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client, links: list
     meta = {"mapping": str(m.path), "source": str(prepared.table.path), "mapping_digest": m.digest,
             "portal": jobs.portal_identity(client, prepared.object_type), "max_daily_share": m.sync.max_daily_share}
     if links:
-        meta["associations"] = {link.name: link.described() for link in links}
+        meta["associations"] = {link.name: link.described() | {"shown": _shown(link, local, remote, pushed, reads,
+                                                                                 snapshot)}
+                                for link in links}
     built = plan.build(local, remote, object_type=prepared.object_type.object_type_id, id_property=m.id_property,
                        mode=mode, blank_cells="clear", row_errors=row_errors, allow_mass_archive=True, meta=meta)
     return jobs.with_estimate(built, getattr(client, "rate_limit", None)), pushed
+
+
+def _shown(link: Link, local: pd.DataFrame, remote: pd.DataFrame, pushed: dict, reads: _Reads, snapshot) -> dict:
+    """Target record id → the value its cells show, for the targets this plan names, so its lines
+    read `ann@x.com → bo@x.com` as push's do (see jobs._shown_targets)."""
+    named = set(local[link.name].dropna()) | set(remote[link.name].dropna())
+    known = [*pushed.get(link.name, {}).values(), *reads.links.get(link.name, {}).values(),
+             *_snapshot_links(snapshot, link).values()]
+    return {target: shown for target, shown in known if target in named and shown}
 
 
 def _to_targets(local: pd.DataFrame, remote: pd.DataFrame, id_property: str, links: list[Link], reads: _Reads,

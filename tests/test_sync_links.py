@@ -142,3 +142,13 @@ def test_a_record_new_in_hubspot_is_appended_with_its_owner(sync, sheet, client,
     assert result.exit_code == 0, result.output
     assert "appended 1 rows" in result.output
     assert sheet.rows()["NEWHUBSPOT0000009"][OWNER] == "hugo.rossi@example.com"
+
+
+def test_the_plan_a_sync_asks_about_names_owners_by_email(sync, sheet, project, synced):
+    mapping = project / "mappings" / "cars.yaml"
+    mapping.write_text(mapping.read_text().replace("mode: upsert", "mode: mirror"))
+    sheet.set(VIN, OWNER, "tara.walsh@example.com")
+    sheet.delete(OTHER)  # an archive: mirror mode asks first, and without a terminal refuses
+    refused = sync()
+    assert refused.exit_code == 2, refused.output
+    assert "Owner email: farid.haddad@example.com → tara.walsh@example.com" in refused.output
