@@ -468,9 +468,11 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
               help="Look for HubSpot changes from this long before the last sync began (search index lag).")
 @click.option("--yes", is_flag=True, help="Archive (mirror mode) or spend more than sync.max_daily_share "
               "without asking (for scripts).")
+@click.option("--full", is_flag=True, help="Read every record and its links, not only those HubSpot reports "
+              "changed (about records/100 calls more): finds re-links made only in HubSpot.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (other text goes to stderr).")
 @portal_options
-def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, as_json, base_url, token):
+def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, full, as_json, base_url, token):
     """Two-way sync: push sheet edits, pull HubSpot edits, report conflicts (see README).
 
     Asks before archiving records or using more than sync.max_daily_share of the daily allowance;
@@ -480,7 +482,7 @@ def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, 
 
     with open_client(base_url, token) as client, _write_progress("syncing", show=not as_json) as progress:
         result = sync(mapping_file, client, source=source, prefer=prefer, allow_mass_archive=allow_mass_archive,
-                      margin_seconds=margin, approve=_sync_approval(yes), on_progress=progress.advance,
+                      margin_seconds=margin, full=full, approve=_sync_approval(yes), on_progress=progress.advance,
                       should_stop=progress.stop.is_set)
     click.echo(_render_sync(result), err=as_json)
     if as_json:

@@ -102,8 +102,13 @@ Approve = Callable[[plan.Plan, list[str]], None]
 
 def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, prefer: str | None = None,
          margin_seconds: float = DEFAULT_MARGIN_SECONDS, allow_mass_archive: bool = False,
-         approve: Approve | None = None, on_progress=None, should_stop=lambda: False) -> SyncResult:
+         approve: Approve | None = None, on_progress=None, should_stop=lambda: False,
+         full: bool = False) -> SyncResult:
     """Reconcile the mapping's sheet and HubSpot; see the module docstring.
+
+    `full` reads every record and its links instead of those HubSpot reports changed (about
+    records/100 calls more): it finds what the search cannot, such as a re-link made only in
+    HubSpot, which does not mark its record changed.
 
     `approve(plan, reasons)` is called before anything is written when the run would archive
     records or use more than the mapping's sync.max_daily_share of the daily allowance; it raises
@@ -121,14 +126,16 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     prepared = _prepare(m, client, source, snapshot, cached)
     links = _links(prepared, client, snapshot.meta.get("links") if same else None)
     started_ms = int(time.time() * 1000)
-    changed, archived_ids = _remote_changes(prepared, client, snapshot, prepared.mapped_properties, margin_seconds)
-    merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer)
+    changed, archived_ids = _remote_changes(prepared, client, snapshot, prepared.mapped_properties, margin_seconds,
+                                            full)
+    merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer, full)
     if cached is not None and (reads.records or any(merged.counts.values()) or errors):
         # Something will be written: check it against the portal's definitions as they are now.
         fresh = client.properties(prepared.object_type)
         if _definitions(prepared, fresh) != cached:
             prepared = _prepare(m, client, source, snapshot, fresh)
-            merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer)
+            merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer,
+                                                  full)
     base = _base(snapshot, _columns(prepared, links))
     _check_archive_share(merged, base, m, allow_mass_archive)
     built = results = None
@@ -181,7 +188,7 @@ def _base(snapshot: state.Snapshot | None, columns: list[str]) -> pd.DataFrame |
 
 
 def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed: dict, archived_ids: set,
-           prefer) -> tuple[merge.Merge, pd.DataFrame, list, _Reads]:
+           prefer, full: bool = False) -> tuple[merge.Merge, pd.DataFrame, list, _Reads]:
     """The merge of the sheet, the snapshot and HubSpot's changes, after reading the records of
     keys new to the sheet and the links of every record read (the only per-row reads a sync
     makes). Returns it, the rows it used, the row errors and what was read."""
@@ -194,8 +201,8 @@ def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed
     if wanted:
         found |= client.batch_read(prepared.object_type, wanted, id_property=m.id_property, properties=names)
     remote = jobs.remote_frame(found, names, prepared.properties)
-    seen = _seen(remote, snapshot, [n for n in names if n != m.id_property], m.digest)
-    remote = remote.drop(index=seen)
+    if not full:  # a full sync reads every record's links, since a re-link changes no updatedAt
+        remote = remote.drop(index=_seen(remote, snapshot, [n for n in names if n != m.id_property], m.digest))
     reads = _Reads({k: r for k, r in found.items() if k in remote.index}, {})
     for link in links:
         reads.links[link.name] = _read_links(client, prepared.object_type, link, reads.records, snapshot)
@@ -312,15 +319,17 @@ def _usable_rows(prepared: jobs.Prepared, links: list[Link]) -> tuple[pd.DataFra
     return local[~bad], set(keys[bad].dropna()), sorted(errors, key=lambda e: (e.row, e.column))
 
 
-def _remote_changes(prepared, client, snapshot, names, margin_seconds) -> tuple[dict, set[str]]:
+def _remote_changes(prepared, client, snapshot, names, margin_seconds, full) -> tuple[dict, set[str]]:
     """Key → record for records modified in HubSpot since the last sync began (less the margin),
-    and the ids HubSpot has archived. Nothing to ask before the first sync."""
+    or for every record when `full`, and the ids HubSpot has archived. Nothing to ask before the
+    first sync."""
     if snapshot is None:
         return {}, set()
     since = int(snapshot.meta["since_ms"] - margin_seconds * 1000)
     m = prepared.mapping
-    found = client.search(prepared.object_type, properties=names, sorts=["hs_lastmodifieddate"],
-                          filters=[{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": str(since)}])
+    found = client.list_records(prepared.object_type, properties=names) if full else \
+        client.search(prepared.object_type, properties=names, sorts=["hs_lastmodifieddate"],
+                      filters=[{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": str(since)}])
     changed = {r.properties.get(m.id_property): r for r in found}
     changed.pop(None, None)
     archived = {r.id for r in client.list_records(prepared.object_type, archived=True)}

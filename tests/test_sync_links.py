@@ -152,3 +152,17 @@ def test_the_plan_a_sync_asks_about_names_owners_by_email(sync, sheet, project, 
     refused = sync()
     assert refused.exit_code == 2, refused.output
     assert "Owner email: farid.haddad@example.com → tara.walsh@example.com" in refused.output
+
+
+def test_a_relink_made_only_in_hubspot_is_found_by_a_full_sync(sync, sheet, client, synced):
+    car = records(client)[VIN].id
+    [old] = client.batch_read_associations(CARS, "contacts", [car])[car]
+    assert all(o.ok for o in client.batch_disassociate(CARS, "contacts", [(car, old.to_id)]))
+    assert all(o.ok for o in client.batch_associate(CARS, "contacts", [(car, contact(client, "grace.okafor@example.com"))],
+                                                    "car_owner"))
+    quiet = sync("--margin", "0")  # no property changed, so HubSpot does not report the record
+    assert "pulled 0 cells" in quiet.output and sheet.rows()[VIN][OWNER] == "farid.haddad@example.com"
+    full = sync("--full")
+    assert full.exit_code == 0, full.output
+    assert "pulled 1 cells" in full.output and "pushed 0," in full.output
+    assert sheet.rows()[VIN][OWNER] == "grace.okafor@example.com"
