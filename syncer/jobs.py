@@ -128,7 +128,7 @@ def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: 
         local[name] = wanted
         desired = dict(zip(keys[wanted.notna()], wanted[wanted.notna()]))
         current = client.batch_read_associations(prepared.object_type, to_type, remote["id"].dropna())
-        remote[name] = [_current_target(current.get(record_id, []), kind.type_id, desired.get(key))
+        remote[name] = [current_target(current.get(record_id, []), kind.type_id, desired.get(key))
                         for key, record_id in zip(remote.index, remote["id"])]
         described[name] = {"to": to_type.object_type_id, "type_id": kind.type_id, "category": kind.category,
                            "column": spec.column,
@@ -155,17 +155,24 @@ def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desi
     shown = {target: cell for cell, target in zip(cells, wanted) if target is not None}
     replaced = {target for key, target in current.items()
                 if target is not None and target not in shown and desired.get(key) != target}
-    if replaced:
-        found = client.batch_read(to_type, replaced, properties=[spec.match])
-        shown |= {target: record.properties.get(spec.match) for target, record in found.items()
-                  if record.properties.get(spec.match)}
-    return shown
+    return shown | target_values(client, to_type, spec.match, replaced)
 
 
-def _current_target(associations, type_id: int, desired: str | None) -> str | None:
-    """The record's current target under this association type: the desired one if linked, else any."""
+def target_values(client, to_type, match: str, targets) -> dict[str, str]:
+    """Target record id → its `match` value, canonical as a cell of the association column is
+    (an email lower-cased): one call per 100 distinct ids; ids without a value are left out."""
+    wanted = {t for t in targets if t}
+    found = client.batch_read(to_type, wanted, properties=[match]) if wanted else {}
+    ids = list(found)
+    shown = values.association_keys(pd.Series([found[i].properties.get(match) for i in ids], dtype=object), match)
+    return {i: value for i, value in zip(ids, shown) if value is not None}
+
+
+def current_target(associations, type_id: int, preferred: str | None) -> str | None:
+    """A record's current target under one association type: `preferred` (the one the sheet names,
+    or the one the last sync saw) while still linked, else the first (the sheet shows one)."""
     linked = [a.to_id for a in associations if type_id in a.type_ids]
-    return desired if desired in linked else (linked[0] if linked else None)
+    return preferred if preferred in linked else (linked[0] if linked else None)
 
 
 def read_remote(prepared: Prepared, client, *, mirror: bool = False) -> pd.DataFrame:

@@ -238,24 +238,10 @@ def _read_links(client, object_type, link: Link, records: dict, snapshot) -> dic
     ids = {key: record.id for key, record in records.items()}
     current = client.batch_read_associations(object_type, link.to_type, ids.values())
     before = _snapshot_links(snapshot, link)
-    targets = {key: _current_target(current.get(record_id, []), link.type_id, before.get(key, (None,))[0])
+    targets = {key: jobs.current_target(current.get(record_id, []), link.type_id, before.get(key, (None,))[0])
                for key, record_id in ids.items()}
-    return dict(zip(targets, zip(targets.values(), _displays(client, link, list(targets.values())))))
-
-
-def _current_target(associations, type_id: int, known: str | None) -> str | None:
-    """The record's target under the link's type: the one the snapshot knows if still linked,
-    else the first (a record may have several; the sheet shows one)."""
-    linked = [a.to_id for a in associations if type_id in a.type_ids]
-    return known if known in linked else (linked[0] if linked else None)
-
-
-def _displays(client, link: Link, targets: list) -> list:
-    """The display value (the link's match property, canonical as a cell would be) of each target id."""
-    wanted = {t for t in targets if t}
-    found = client.batch_read(link.to_type, wanted, properties=[link.match]) if wanted else {}
-    shown = pd.Series([found[t].properties.get(link.match) if t in found else None for t in targets], dtype=object)
-    return values.association_keys(shown, link.match).tolist()
+    shown = jobs.target_values(client, link.to_type, link.match, targets.values())
+    return {key: (target, shown.get(target)) for key, target in targets.items()}
 
 
 def _snapshot_links(snapshot, link: Link) -> dict[str, tuple]:
