@@ -65,14 +65,15 @@ def load(path: Path) -> Snapshot | None:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-            if meta.get("schema_version") == 1:
-                return _upgraded(db, meta)
-            if meta.get("schema_version") != SCHEMA_VERSION:
+            if meta.get("schema_version") not in (1, SCHEMA_VERSION):
                 raise InputError(f"{path}: a sync snapshot of schema version {meta.get('schema_version')!r}, "
                                  f"not {SCHEMA_VERSION} (another syncer version wrote it); delete it to start "
                                  "over: the next sync is then a first sync, which pushes the sheet and fills "
                                  "its blank cells from HubSpot")
-            rows = db.execute("SELECT key, record_id, archived, updated_at, vals FROM records").fetchall()
+            # Version 1 kept no updatedAt: none is known, so every record HubSpot reports changed is
+            # read and merged, as version 1 did; the next successful sync saves version 2.
+            updated_at = "updated_at" if meta["schema_version"] == SCHEMA_VERSION else "NULL"
+            rows = db.execute(f"SELECT key, record_id, archived, {updated_at}, vals FROM records").fetchall()
         finally:
             db.close()
     except sqlite3.Error as exc:
@@ -80,18 +81,6 @@ def load(path: Path) -> Snapshot | None:
     names = meta.get("properties", [])
     frame = pd.DataFrame([[rid, bool(arch), at, *json.loads(vals)] for _, rid, arch, at, vals in rows],
                          index=[r[0] for r in rows], columns=[*BASE_COLUMNS, *names], dtype=object)
-    frame["archived"] = frame["archived"].astype(bool)
-    return Snapshot(frame, meta)
-
-
-def _upgraded(db: sqlite3.Connection, meta: dict) -> Snapshot:
-    """A version 1 snapshot as version 2 holds it: no updatedAt is known (so every record HubSpot
-    reports changed is read and merged, as version 1 did) and no association column was merged
-    yet. The next successful sync saves it as version 2."""
-    rows = db.execute("SELECT key, record_id, archived, vals FROM records").fetchall()
-    frame = pd.DataFrame([[rid, bool(arch), None, *json.loads(vals)] for _, rid, arch, vals in rows],
-                         index=[r[0] for r in rows], columns=[*BASE_COLUMNS, *meta.get("properties", [])],
-                         dtype=object)
     frame["archived"] = frame["archived"].astype(bool)
     return Snapshot(frame, {**meta, "schema_version": SCHEMA_VERSION})
 
