@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from syncer import mapping, tables, values
+from syncer import jobs, mapping, tables, values
 from syncer.errors import InputError
 
 RECORD_ID_COLUMN = "Record ID"
@@ -134,17 +134,16 @@ def sheet_cells(canonical: pd.DataFrame, m: mapping.Mapping, properties: list[di
 
 
 def association_cells(ids: list[str], spec: mapping.AssociationSpec, client, object_type) -> list:
-    """Per record id, the `match` value (e.g. the email) of the record linked under the spec's label."""
+    """Per record id, the `match` value (e.g. the email) of the record linked under the spec's
+    association type (the default one without a label), as push and sync read it."""
     if not ids:
         return []
     to_type = client.object_type(spec.to)
     linked = client.batch_read_associations(object_type, to_type, ids)
-    type_id = client.association_spec(object_type, to_type, spec.label).type_id if spec.label else None
-    targets = {i: next((a.to_id for a in linked.get(i, []) if type_id is None or type_id in a.type_ids), None)
-               for i in ids}
-    wanted = {t for t in targets.values() if t}
-    found = client.batch_read(to_type, wanted, properties=[spec.match]) if wanted else {}
-    return [found[t].properties.get(spec.match) if t in found else None for t in targets.values()]
+    type_id = client.association_spec(object_type, to_type, spec.label).type_id
+    targets = [jobs.current_target(linked.get(i, []), type_id, None) for i in ids]
+    shown = jobs.target_values(client, to_type, spec.match, targets)
+    return [shown.get(t) for t in targets]
 
 
 # --- conditions ----------------------------------------------------------------------------------
