@@ -345,16 +345,19 @@ def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
         return
     costly = None if accept_cost else over_budget(built)
     if costly:
-        if not sys.stdin.isatty():
-            raise InputError(f"not applied: {costly}; pass --accept-cost to apply it anyway")
-        if not click.confirm(f"{costly.capitalize()}. Apply anyway?", default=False, err=True):
-            raise InputError("not applied: cancelled at the prompt")
-    if yes:
-        return
+        _ask(f"{costly.capitalize()}. Apply anyway?", f"not applied: {costly}; pass --accept-cost to apply it anyway",
+             "not applied: cancelled at the prompt")
+    if not yes:
+        _ask("Apply these changes?", "not applying without confirmation: no terminal to ask on; pass --yes to apply",
+             "not applied: cancelled at the prompt")
+
+
+def _ask(question: str, refused: str, cancelled: str) -> None:
+    """Ask `question` on the terminal; without one, or on a no, stop with nothing changed (exit 2)."""
     if not sys.stdin.isatty():
-        raise InputError("not applying without confirmation: no terminal to ask on; pass --yes to apply")
-    if not click.confirm("Apply these changes?", default=False, err=True):
-        raise InputError("not applied: cancelled at the prompt")
+        raise InputError(refused)
+    if not click.confirm(question, default=False, err=True):
+        raise InputError(cancelled)
 
 
 def _apply_with_progress(built, client, *, quiet: bool, **options):
@@ -496,12 +499,9 @@ def _sync_approval(yes: bool):
         if yes:
             return
         click.echo(report.render_plan(built), err=True)
-        if not sys.stdin.isatty():
-            raise InputError(f"not synced: the sync {' and '.join(reasons)}; nothing was changed. "
-                             "Pass --yes to sync anyway")
-        click.echo("\n".join(f"This sync {reason}." for reason in reasons), err=True)
-        if not click.confirm("Sync anyway?", default=False, err=True):
-            raise InputError("not synced: cancelled at the prompt; nothing was changed")
+        _ask("".join(f"This sync {reason}.\n" for reason in reasons) + "Sync anyway?",
+             f"not synced: the sync {' and '.join(reasons)}; nothing was changed. Pass --yes to sync anyway",
+             "not synced: cancelled at the prompt; nothing was changed")
 
     return approve
 
