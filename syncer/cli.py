@@ -160,13 +160,25 @@ def _rate_limit_tier(limit) -> str:
 @contextmanager
 def _lazy_properties(base_url: str | None, token: str | None):
     """A function object type → property list that opens the portal on its first call only."""
+    with _lazy_client(base_url, token) as client:
+        yield lambda object_type: client().properties(object_type)
+
+
+@contextmanager
+def _lazy_client(base_url: str | None, token: str | None):
+    """A function returning the portal's client, opened on its first call only (so a bad file
+    never costs a request)."""
     from contextlib import ExitStack
 
     with ExitStack() as stack:
-        def properties(object_type: str) -> list[dict]:
-            return stack.enter_context(open_client(base_url, token)).properties(object_type)
+        opened = []
 
-        yield properties
+        def client():
+            if not opened:
+                opened.append(stack.enter_context(open_client(base_url, token)))
+            return opened[0]
+
+        yield client
 
 
 @cli.command("mapping-schema")
@@ -190,8 +202,13 @@ def validate(mapping_file: str, source: str | None, base_url: str | None, token:
     """
     from syncer import values
 
-    with _lazy_properties(base_url, token) as properties:  # asked only once the files are read
-        result = values.validate(mapping_file, properties, source=source)
+    with _lazy_client(base_url, token) as client:  # asked only once the files are read
+        def existing(object_type: str, id_property: str, keys: list[str]) -> set[str]:
+            portal = client()
+            return set(portal.batch_read(portal.object_type(object_type), keys, id_property=id_property))
+
+        result = values.validate(mapping_file, lambda object_type: client().properties(object_type), source=source,
+                                 existing=existing)
     click.echo(result.render(), err=not result.ok)
     if not result.ok:
         sys.exit(2)
@@ -226,6 +243,9 @@ _MODES = click.Choice([m.value for m in Mode])
 
 
 def _plan_options(command):
+    command = click.option("--allow-numeric-keys", is_flag=True,
+                           help="Create records for digit-only keys even where HubSpot has the key with leading "
+                                "zeros (0001 for 1).")(command)
     command = click.option("--archive-unowned", is_flag=True,
                            help="Let mirror mode archive records syncer never created or synced.")(command)
     command = click.option("--allow-mass-archive", is_flag=True,
@@ -263,13 +283,13 @@ def _run_options(command):
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document on stdout.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there is nothing to do, 2 with changes, 1 on error.")
 @portal_options
-def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, out, review, as_json,
-                 detailed_exitcode, base_url, token):
+def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, allow_numeric_keys, out, review,
+                 as_json, detailed_exitcode, base_url, token):
     """Show what a push would change, without changing anything (a dry run)."""
     try:
         with open_client(base_url, token) as client:
             built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
-                               archive_unowned=archive_unowned)
+                               archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
     except SyncerError as exc:
         if detailed_exitcode:  # scripts read 1 as "error", whatever kind
             raise SyncerError(str(exc)) from exc
@@ -300,13 +320,13 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
               help="Send only the rows that failed in this results report, and merge the outcomes into it.")
 @click.option("--write-back", is_flag=True, help="Add sync_status, sync_record_id, sync_error columns to the source.")
 @portal_options
-def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, yes, accept_cost, report_path,
-                 quiet, as_json, retry_failed, write_back, base_url, token):
+def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, allow_numeric_keys, yes,
+                 accept_cost, report_path, quiet, as_json, retry_failed, write_back, base_url, token):
     """Plan, confirm, apply and report: make HubSpot match the sheet."""
     previous = report.read_results(Path(retry_failed)) if retry_failed else None
     with open_client(base_url, token) as client:
         built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
-                           archive_unowned=archive_unowned)
+                           archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
         if previous is not None:
             built = retry_plan(built, previous)
         click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND), err=as_json)

@@ -123,13 +123,14 @@ def sheet_cells(canonical: pd.DataFrame, m: mapping.Mapping, properties: list[di
     """Canonical values → the cells a person reads, under the mapping's column names.
 
     For a CSV (`text_dates`), dates of a column with a `format` are written in that format, so
-    the file reads back as it was written.
+    the file reads back as it was written; cells `values.to_cells` made ISO text (a time in an hour
+    a DST change repeats) stay ISO, which reading accepts beside the format.
     """
     cells = values.to_cells(canonical, m, properties)
     if text_dates:
         for column, spec in m.columns.items():
             if spec.format and column in cells:
-                cells[column] = cells[column].map(lambda v: v.strftime(spec.format) if v is not None else None)
+                cells[column] = cells[column].map(lambda v: v.strftime(spec.format) if hasattr(v, "strftime") else v)
     return cells
 
 

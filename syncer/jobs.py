@@ -68,25 +68,31 @@ def prepare(mapping_path: str | Path | mapping.Mapping, client, *, source: str |
 
 def build_plan(mapping_path: str | Path, client, *, source: str | Path | None = None,
                mode: str | None = None, allow_mass_archive: bool = False,
-               archive_unowned: bool = False) -> Plan:
+               archive_unowned: bool = False, allow_numeric_keys: bool = False) -> Plan:
     """Read the sheet and the records it names (every record in mirror mode) and plan the changes.
 
     The plan's meta carries `estimate` (see plan.estimate) at the rate limit the portal reported
     while the plan was read. Mirror mode archives only records syncer owns for this mapping
-    (see syncer.ownership) unless `archive_unowned`.
+    (see syncer.ownership) unless `archive_unowned`. A new key that looks like one a spreadsheet
+    stripped of its leading zeros ("1" where HubSpot has "0001") is a row error unless
+    `allow_numeric_keys` (see values.lost_zeros).
     """
     prepared = prepare(mapping_path, client, source=source)
     return plan_prepared(prepared, client, mode=mode, allow_mass_archive=allow_mass_archive,
-                         archive_unowned=archive_unowned)
+                         archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
 
 
 def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
-                  allow_mass_archive: bool = False, archive_unowned: bool = False) -> Plan:
+                  allow_mass_archive: bool = False, archive_unowned: bool = False,
+                  allow_numeric_keys: bool = False) -> Plan:
     m = prepared.mapping
     mode = Mode(mode or m.sync.mode)
     local = prepared.local.frame[prepared.mapped_properties].copy()
     remote = read_remote(prepared, client, mirror=mode is Mode.MIRROR)
     row_errors = _row_errors(prepared.local)
+    if not allow_numeric_keys:
+        for row, message in lost_zeros(prepared, client, remote).items():
+            row_errors[row] = f"{row_errors[row]}; {message}" if row in row_errors else message
     meta = _plan_meta(prepared, client)
     meta["max_daily_share"] = m.sync.max_daily_share
     if m.associations:
@@ -187,6 +193,18 @@ def read_remote(prepared: Prepared, client, *, mirror: bool = False) -> pd.DataF
         keys = prepared.local.frame[m.id_property].dropna().unique()
         records = client.batch_read(prepared.object_type, keys, id_property=m.id_property, properties=names)
     return remote_frame(records, names, prepared.properties)
+
+
+def lost_zeros(prepared: Prepared, client, remote: pd.DataFrame) -> dict[int, str]:
+    """values.lost_zeros for the sheet's keys HubSpot lacks, looked up by batch read."""
+    m = prepared.mapping
+    id_prop = next((p for p in prepared.properties if p["name"] == m.id_property), None)
+    keys = prepared.local.frame[m.id_property]
+    new = keys[keys.notna() & ~keys.isin(remote.index)]
+    if id_prop is None or not len(new):
+        return {}
+    return values.lost_zeros(new, id_prop, lambda wanted: set(client.batch_read(
+        prepared.object_type, wanted, id_property=m.id_property)))
 
 
 def remote_frame(records: dict, names: list[str], properties: list[dict]) -> pd.DataFrame:

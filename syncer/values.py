@@ -14,6 +14,8 @@ per cell only to word the message of a bad cell and for rare forms (numbers in s
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,6 +31,9 @@ from syncer.mapping import ColumnSpec, Mapping, MappingProblem
 from syncer.tables import CellError, Table
 
 MAX_STRING = 65_536
+# HubSpot's number properties hold what a double's range holds (about 2.2e-308 to 1.8e308 in
+# magnitude); syncer refuses numbers outside it rather than send a 400-digit string.
+MIN_EXPONENT, MAX_EXPONENT = -307, 307
 TRUE_WORDS = {"true", "yes", "y", "1", "on"}
 FALSE_WORDS = {"false", "no", "n", "0", "off"}
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -107,9 +112,16 @@ def _float_text(numbers: pd.Series) -> pd.Series:
     return text if whole[~np.isnan(values_)].all() else canonical_numbers(text)
 
 
-def _decimal_text(text: str) -> str:
-    value = Decimal(text).normalize()
-    return "0" if value == 0 else format(value, "f")
+def _decimal_text(text: str) -> str | None:
+    """Scientific notation as plain decimal text; None beyond what HubSpot's numbers hold (a
+    double's range), checked before formatting, so "1e999999999" costs nothing."""
+    value = Decimal(text)
+    if value.is_zero():
+        return "0"
+    if not MIN_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        return None
+    plain = format(value, "f")  # exact: normalize() would round to the context's 28 digits
+    return plain.rstrip("0").rstrip(".") if "." in plain else plain
 
 
 # --- converters: raw cells → (canonical, message) ------------------------------------------------
@@ -180,7 +192,15 @@ def _string(cells, text, prop, spec, remote):
 
 def _number(cells, text, prop, spec, remote):
     number = canonical_numbers(text)
+    long = number.str.len().gt(MAX_EXPONENT).fillna(False).astype(bool)
+    if long.any():  # only a number with hundreds of digits can be out of range
+        number[long] = number[long].map(lambda t: t if _in_range(t) else pd.NA).astype("string")
     return number, number.isna()
+
+
+def _in_range(canonical: str) -> bool:
+    value = Decimal(canonical)
+    return value == 0 or MIN_EXPONENT <= value.adjusted() <= MAX_EXPONENT
 
 
 def _bool(cells, text, prop, spec, remote):
@@ -225,7 +245,9 @@ def _parse_times(cells, text, spec, remote, *, zone: str = "UTC") -> pd.Series:
         strings &= ~epoch
     if spec.format:
         when[strings] = _in_zone(pd.to_datetime(text[strings], format=spec.format, errors="coerce"), zone)
-        return when
+        # ISO text reads too: syncer writes it where the format cannot say which instant (an hour
+        # a DST change repeats) or a spreadsheet cannot hold the date (before 1900).
+        strings &= when.isna()
     aware = strings & text.str.contains(OFFSET, regex=True).fillna(False).astype(bool)
     when[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
     naive = strings & ~aware
@@ -244,7 +266,7 @@ def _in_zone(times: pd.Series, zone: str) -> pd.Series:
 
 
 def _enumeration(cells, text, prop, spec, remote):
-    exact, folded = _option_lookup(prop, spec)
+    exact, folded = _option_lookup(prop, spec, remote)
     result = text.map(exact).astype("string")
     missing = result.isna() & text.notna()
     result[missing] = text[missing].str.lower().map(folded).astype("string")
@@ -257,7 +279,7 @@ def _multi(cells, text, prop, spec, remote):
     separator = ";" if remote else spec.separator
     parts = text.str.split(separator, regex=False).explode().str.strip()
     parts = parts[parts.notna() & parts.ne("")]
-    exact, folded = _option_lookup(prop, spec)
+    exact, folded = _option_lookup(prop, spec, remote)
     values = parts.map(exact).astype("string")
     values = values.fillna(parts.str.lower().map(folded).astype("string"))
     bad_rows = values.index[values.isna()].unique()
@@ -273,21 +295,90 @@ def _multi(cells, text, prop, spec, remote):
     return result, bad & ~remote
 
 
-def _option_lookup(prop: dict, spec: ColumnSpec) -> tuple[dict[str, str], dict[str, str]]:
-    """Option values matched exactly, then the mapping's `values`, labels and values without case."""
+def _option_lookup(prop: dict, spec: ColumnSpec, remote: bool = False) -> tuple[dict[str, str], dict[str, str]]:
+    """(exact, folded): a cell's text → option value, matched exactly, then without regard to case.
+
+    The one rule for reading options, so that what export writes reads back as the same value:
+    the mapping's `values` first, then what the column holds (`options: label`, the default: labels,
+    then values; `options: value`: values, then labels), each tier exactly before any tier without
+    case. So a label that equals another option's value ("1" → "2" while "1" is an option) reads
+    as its own option in a label column; `validate` warns about such sets. HubSpot's own values
+    (`remote`) are option values.
+    """
     options = prop.get("options") or []
-    exact = {o["value"]: o["value"] for o in options}
+    labels = [(str(o.get("label") if o.get("label") is not None else o["value"]).strip(), o["value"]) for o in options]
+    own = [(str(o["value"]).strip(), o["value"]) for o in options]
+    tiers = [own] if remote else [list(spec.values.items()), *((labels, own) if spec.options == "label" else (own, labels))]
+    exact: dict[str, str] = {}
     folded: dict[str, str] = {}
-    for text, value in spec.values.items():
-        folded.setdefault(text.lower(), value)
-    for o in options:
-        folded.setdefault(str(o.get("label", "")).lower(), o["value"])
-    for o in options:
-        folded.setdefault(o["value"].lower(), o["value"])
-    if set(exact) <= {"true", "false"} and exact:
-        folded.update({w: "true" for w in TRUE_WORDS if "true" in exact})
-        folded.update({w: "false" for w in FALSE_WORDS if "false" in exact})
+    for tier in tiers:
+        for text, value in tier:
+            exact.setdefault(text, value)
+    for tier in tiers:
+        for text, value in tier:
+            folded.setdefault(text.lower(), value)
+    values_ = {o["value"] for o in options}
+    if values_ and values_ <= {"true", "false"}:
+        for word in TRUE_WORDS if "true" in values_ else ():
+            folded.setdefault(word, "true")
+        for word in FALSE_WORDS if "false" in values_ else ():
+            folded.setdefault(word, "false")
     return exact, folded
+
+
+def read_option(text: str, prop: dict, spec: ColumnSpec) -> str | None:
+    """The option value a cell's (stripped) text reads as, by `_option_lookup`'s rule, or None."""
+    exact, folded = _option_lookup(prop, spec)
+    return exact.get(text, folded.get(text.lower()))
+
+
+def option_forms(prop: dict, spec: ColumnSpec) -> tuple[dict[str, str], list[str]]:
+    """(forms, unnameable): per option value, the text export and sync write for it, chosen so that
+    reading it gives back the same value (the mapping's `values` text, the label or the value, in
+    the column's `options` order; for a multi-select, never a text holding the separator), and the
+    values no text can name in this column."""
+    forms: dict[str, str] = {}
+    unnameable = []
+    multi = kind(prop) == "multi"
+    for option in prop.get("options") or []:
+        value = option["value"]
+        named = [t for t, v in spec.values.items() if v == value]
+        label = str(option.get("label") if option.get("label") is not None else value)
+        candidates = [*named, *((label, value) if spec.options == "label" else (value, label))]
+        found = next((c for c in candidates if c.strip() and read_option(c.strip(), prop, spec) == value
+                      and not (multi and spec.separator in c)), None)
+        if found is None:
+            unnameable.append(value)
+        else:
+            forms[value] = found
+    return forms, unnameable
+
+
+def option_warnings(prop: dict, spec: ColumnSpec) -> list[str]:
+    """What a person should know about an option set in this column: a label that is also another
+    option's value (the label wins), labels shared by options, labels holding the multi-select
+    separator (written as the value), and options that no text can name."""
+    options = prop.get("options") or []
+    by_value = {str(o["value"]).strip().lower(): o["value"] for o in options}
+    warnings, seen = [], {}
+    for o in options:
+        label = str(o.get("label") if o.get("label") is not None else o["value"]).strip()
+        other = by_value.get(label.lower())
+        if other is not None and other != o["value"]:
+            warnings.append(f'the label "{label}" (option {o["value"]}) is also the value of option {other}: '
+                            f'a cell "{label}" means {read_option(label, prop, spec)}')
+        if label.lower() in seen and seen[label.lower()] != o["value"]:
+            warnings.append(f'options {seen[label.lower()]} and {o["value"]} share the label "{label}"; '
+                            f'cells name {o["value"]} by its value')
+        seen.setdefault(label.lower(), o["value"])
+        if kind(prop) == "multi" and spec.separator in label:
+            warnings.append(f'the label "{label}" holds the separator "{spec.separator}"; '
+                            f'cells name that option by its value {o["value"]}')
+    unnameable = option_forms(prop, spec)[1]
+    if unnameable:
+        warnings.append(f"no cell text reads as option(s) {', '.join(unnameable)}; give each a `values:` entry "
+                        "(text: value) in the mapping")
+    return warnings
 
 
 _CONVERTERS = {"string": _string, "number": _number, "bool": _bool, "date": _date, "datetime": _datetime,
@@ -299,6 +390,8 @@ def _message(kind_: str, value: str, prop: dict, spec: ColumnSpec) -> str:
     if kind_ == "string":
         return f"the text is {len(value):,} characters long; HubSpot keeps at most {MAX_STRING:,}"
     if kind_ == "number":
+        if re.fullmatch(NUMBER, value):
+            return f"{shown} is beyond the numbers HubSpot holds (from 1e{MIN_EXPONENT} to 1e{MAX_EXPONENT + 1} in size)"
         return f"{shown} is not a number (digits with an optional . for decimals)"
     if kind_ == "bool":
         return f"{shown} is not a yes/no value (true, false, yes, no, 1, 0)"
@@ -355,11 +448,68 @@ def canonicalize(table: Table, m: Mapping, properties: list[dict]) -> LocalRows:
             converted = convert(table.frame[column], by_name[spec.property], spec)
             columns[spec.property] = converted.canonical
             errors += _cell_errors(table, column, converted.messages)
+            if spec.property == m.id_property:
+                errors += _invisible_in_keys(table, column, converted.canonical)
     for association in m.associations:
         if association.column in table.frame.columns:
             columns[ASSOCIATION_PREFIX + association.column] = association_keys(table.frame[association.column], association.match)
     frame = pd.DataFrame(columns, index=table.frame.index, dtype=object)
     return LocalRows(frame=frame, errors=sorted(errors, key=lambda e: (e.row, e.column)))
+
+
+# Characters a person cannot see (zero-width spaces and joiners, BOMs, soft hyphens, direction
+# marks): inside a key they make a different key that looks the same, so a duplicate record.
+INVISIBLE = "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+
+
+def _invisible_in_keys(table: Table, column: str, keys: pd.Series) -> list[CellError]:
+    text = keys.astype("string")
+    hit = text.str.contains(INVISIBLE, regex=True).fillna(False).astype(bool)
+    errors = []
+    for row, key in text[hit].items():
+        position = next(i for i, ch in enumerate(key) if re.match(INVISIBLE, ch))
+        name = unicodedata.name(key[position], "a format character")
+        errors.append(CellError(table.path, int(row), column, key,
+                                f"the key holds an invisible character, U+{ord(key[position]):04X} {name}, at "
+                                f"position {position + 1}; retype the key without it"))
+    return errors
+
+
+PAD_WIDTHS = 3  # lost leading zeros looked for: up to this many, and as many as the sheet's padded keys show
+
+
+def zero_padded_forms(keys: pd.Series, id_prop: dict) -> dict[str, str]:
+    """Zero-padded form → key, for the keys a spreadsheet may have turned into numbers (digits
+    with no leading zero) when the id property is text: "1" → "01", "001", "0001", and the
+    widths of the sheet's keys that kept their zeros. Empty for other id properties."""
+    if kind(id_prop) != "string":
+        return {}
+    text = pd.Series(keys.dropna().unique(), dtype="string")
+    digits = text[text.str.fullmatch(r"\d{1,18}").fillna(False).astype(bool)]
+    padded = digits.str.startswith("0")
+    widths = set(digits[padded].str.len())
+    forms: dict[str, str] = {}
+    for key in digits[~padded]:
+        for width in sorted(set(range(len(key) + 1, len(key) + 1 + PAD_WIDTHS)) | {w for w in widths if w > len(key)}):
+            forms.setdefault(key.zfill(width), key)
+    return forms
+
+
+def lost_zeros(keys: pd.Series, id_prop: dict, existing: Callable[[list[str]], set[str]]) -> dict[int, str]:
+    """Row → message for rows whose key HubSpot lacks while a zero-padded form of it exists
+    ("1" where HubSpot has "0001"): likely a key a spreadsheet turned into a number, which would
+    otherwise create a duplicate record. `existing(keys)` returns those of `keys` HubSpot has
+    (one batch read per 100)."""
+    forms = zero_padded_forms(keys, id_prop)
+    if not forms:
+        return {}
+    present = existing(sorted({*forms, *forms.values()}))
+    padded = {forms[p]: p for p in sorted(present) if p in forms}
+    name = id_prop["name"]
+    return {int(row): (f"{name} {key} is not in HubSpot, but {padded[key]} is: a spreadsheet may have turned the key "
+                       f"into a number and dropped its leading zeros; format the column as text and retype it, or "
+                       f"pass --allow-numeric-keys to create {key}")
+            for row, key in keys.dropna().items() if key in padded and key not in present}
 
 
 def association_keys(cells: pd.Series, match: str) -> pd.Series:
@@ -409,8 +559,10 @@ def to_cells(remote: pd.DataFrame, m: Mapping, properties: list[dict]) -> pd.Dat
     """Natural spreadsheet cells for remote records, under the mapping's column names.
 
     Dates become datetime.date, datetimes naive datetimes in the column's timezone (UTC by
-    default), numbers int (float when exact, else Decimal), booleans bool, options their labels
-    (or values, per the column's `options`). Association columns are not filled here.
+    default; ISO text with the offset in an hour a DST change repeats), numbers int (float when
+    exact, else Decimal), booleans bool, options the text `option_forms` chose (the label, or the
+    value, per the column's `options`). Every cell reads back as the value it came from; an option
+    no text of the column can name raises InputError. Association columns are not filled here.
     """
     by_name = {p["name"]: p for p in properties}
     columns = {}
@@ -420,9 +572,26 @@ def to_cells(remote: pd.DataFrame, m: Mapping, properties: list[dict]) -> pd.Dat
             columns[column] = pd.Series(None, index=remote.index, dtype=object)
             continue
         canonical = _normalize_series(remote[spec.property], by_name)
+        if kind(prop) in {"enumeration", "multi"}:
+            _refuse_unnameable(canonical, prop, spec, column, m)
         columns[column] = _natural(canonical, prop, spec)
     frame = pd.DataFrame(columns, index=remote.index, dtype=object)
     return frame.where(frame.notna(), None)
+
+
+def _refuse_unnameable(canonical: pd.Series, prop: dict, spec: ColumnSpec, column: str, m: Mapping) -> None:
+    """InputError when a record holds an option no text of this column reads back as."""
+    unnameable = set(option_forms(prop, spec)[1])
+    if not unnameable:
+        return
+    held = canonical.dropna().astype(str).str.split(";").explode()
+    found = held[held.isin(unnameable)]
+    if len(found):
+        value = found.iloc[0]
+        raise InputError(
+            f'{m.path.name}: columns.{column}: option {value} of {prop["name"]} (record {found.index[0]}) cannot be '
+            f'written into the sheet so that it reads back: its label and value read as other options; '
+            f'add a `values:` entry to the column, e.g. values: {{"{value} (exact)": {value}}}')
 
 
 def _natural(canonical: pd.Series, prop: dict, spec: ColumnSpec) -> pd.Series:
@@ -433,8 +602,7 @@ def _natural(canonical: pd.Series, prop: dict, spec: ColumnSpec) -> pd.Series:
     elif k == "date":
         out = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dt.date
     elif k == "datetime":
-        when = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        out = when.dt.tz_convert(spec.timezone or "UTC").dt.tz_localize(None).astype(object)
+        out = _natural_datetimes(text, spec.timezone or "UTC")
     elif k == "bool":
         out = text.map({"true": True, "false": False})
     elif k in {"enumeration", "multi"}:
@@ -443,6 +611,22 @@ def _natural(canonical: pd.Series, prop: dict, spec: ColumnSpec) -> pd.Series:
         out = text
     out = out.astype(object)
     return out.where(text.notna() & pd.notna(out), None)
+
+
+def _natural_datetimes(text: pd.Series, zone: str) -> pd.Series:
+    """Naive datetimes in `zone`, as a sheet shows them; a time in an hour a DST change repeats
+    is ISO text with its offset instead ("2026-10-25T02:30:00.000+01:00"), since the wall-clock
+    time alone would read back as the hour's first occurrence."""
+    when = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    local = when.dt.tz_convert(zone)
+    naive = local.dt.tz_localize(None)
+    out = naive.astype(object)
+    if zone != "UTC":
+        again = naive.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        repeated = again.isna() & when.notna()
+        if repeated.any():
+            out[repeated] = [t.isoformat(timespec="milliseconds") for t in local[repeated]]
+    return out
 
 
 def _natural_numbers(text: pd.Series) -> pd.Series:
@@ -464,14 +648,14 @@ def _exact_number(text: str) -> Any:
 
 
 def _natural_options(text: pd.Series, prop: dict, spec: ColumnSpec) -> pd.Series:
-    shown: dict[str, str] = {}
-    if spec.options == "label":
-        shown = {o["value"]: str(o.get("label") or o["value"]) for o in prop.get("options") or []}
-    shown.update({value: label for label, value in reversed(list(spec.values.items()))})
+    """Each option value as the text `option_forms` chose (one that reads back as that value).
+    A value no text can name in this column, or one HubSpot holds but no longer defines, is
+    written as itself."""
+    forms = option_forms(prop, spec)[0]
     if kind(prop) == "enumeration":
-        return text.map(shown).astype("string").fillna(text)
+        return text.map(forms).astype("string").fillna(text)
     parts = text.dropna().str.split(";", regex=False).explode()
-    named = parts.map(shown).fillna(parts).astype(str)
+    named = parts.map(forms).fillna(parts).astype(str)
     return named.groupby(level=0, sort=False).agg(spec.separator.join).reindex(text.index)
 
 
@@ -487,6 +671,7 @@ class Validation:
     rows: int = 0
     problems: list[MappingProblem] = field(default_factory=list)
     errors: list[CellError] = field(default_factory=list)
+    warnings: list[MappingProblem] = field(default_factory=list)  # worth knowing; not wrong
 
     @property
     def ok(self) -> bool:
@@ -499,9 +684,10 @@ class Validation:
     def render(self) -> str:
         """Problems as text: mapping problems first, then cell errors grouped by column."""
         name = self.source.name if self.source else "the sheet"
+        notes = [f"warning: {w}" for w in self.warnings]
         if self.ok:
-            return f"{self.mapping.path.name}: OK, {self.rows:,} rows of {name} are valid"
-        lines = [str(p) for p in self.problems]
+            return "\n".join([*notes, f"{self.mapping.path.name}: OK, {self.rows:,} rows of {name} are valid"])
+        lines = [*notes, *(str(p) for p in self.problems)]
         by_column: dict[str, list[CellError]] = defaultdict(list)
         for error in self.errors:
             by_column[error.column].append(error)
@@ -520,14 +706,17 @@ def _properties(properties: PropertySource, object_type: str) -> list[dict]:
     return properties(object_type) if callable(properties) else properties
 
 
-def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str | Path | None = None) -> Validation:
+def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str | Path | None = None,
+             existing: Callable[[str, str, list[str]], set[str]] | None = None) -> Validation:
     """Check a mapping (loaded, or its path) against the portal's properties, then its sheet's
     header and every cell.
 
     `properties` is the object's property list, or a function object type → list (such as
     `client.properties`), called only once the mapping and the sheet have been read, so a bad file
-    never costs a request. Sends nothing. Unreadable mapping or sheet files raise InputError;
-    everything else is reported in the returned Validation.
+    never costs a request. `existing(object_type, id_property, keys)`, if given, returns the keys
+    HubSpot has, to find keys that lost their leading zeros (`lost_zeros`). Writes nothing.
+    Unreadable mapping or sheet files raise InputError; everything else is reported in the
+    returned Validation (option sets whose texts collide as warnings).
     """
     from syncer import tables
 
@@ -542,7 +731,18 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
     if table.frame.empty:
         result.problems.append(MappingProblem(m.path, "source", f"{path.name} has a header but no data rows"))
     local = canonicalize(table, m, properties)
-    result.errors = sorted(local.errors + _key_errors(table, m), key=lambda e: (e.row, e.column))
+    result.errors = local.errors + _key_errors(table, m)
+    by_name = {p["name"]: p for p in properties}
+    if existing is not None and m.id_property in local.frame and m.id_property in by_name:
+        lost = lost_zeros(local.frame[m.id_property], by_name[m.id_property],
+                          lambda keys: existing(m.object, m.id_property, keys))
+        result.errors += [CellError(path, row, m.id_column, local.frame.at[row, m.id_property], message)
+                          for row, message in lost.items()]
+    result.errors.sort(key=lambda e: (e.row, e.column))
+    for column, spec in m.columns.items():
+        prop = by_name.get(spec.property)
+        if prop is not None and kind(prop) in {"enumeration", "multi"}:
+            result.warnings += [MappingProblem(m.path, f"columns.{column}", w) for w in option_warnings(prop, spec)]
     return result
 
 
