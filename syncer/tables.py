@@ -5,6 +5,10 @@ so every later message can point at the row a person sees. Cells stay raw here (
 typed values from xlsx); `values` turns them into HubSpot's canonical form.
 
 Reading xlsx uses python-calamine (fast, Rust); writing and editing in place use openpyxl.
+
+Each format's rules for writing losslessly live here (README "Lossless files"): what syncer writes
+reads back as exactly the value it wrote, and a cell a file cannot hold is refused, naming it,
+before anything is written (`unwritable` finds such cells beforehand).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
+import math
 import os
 import re
 import tempfile
@@ -22,11 +28,14 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree import ElementTree
+from xml.sax.saxutils import unescape as xml_unescape
 
 import charset_normalizer
+import numpy as np
 import openpyxl
 import pandas as pd
 import python_calamine
@@ -45,6 +54,12 @@ MAX_UNZIPPED_BYTES = 4 * 1024**3
 MAX_COMPRESSION_RATIO = 200
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 EXCEL_ERRORS = {"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"}
+EXCEL_CELL_LIMIT = 32_767  # characters an Excel cell holds (HubSpot text holds 65,536)
+EXCEL_DIGITS = 15  # significant digits of a number Excel keeps
+# Excel's serial dates before 1900-03-01 are negative or fall on its 1900 leap-year bug (and other
+# programs count them differently); 9999-12-31 is its last day. Dates outside are written as text.
+EXCEL_FIRST_DAY = dt.date(1900, 3, 1)
+EXCEL_LAST_DAY = dt.date(9999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class Table:
     sheet: str | None = None
     encoding: str | None = None  # CSV only, so a CSV can be rewritten as it was
     delimiter: str | None = None
+    newline: str | None = None  # CSV only: "\r\n", "\n" or "\r", from the file's first line ending
 
     @property
     def header(self) -> list[str]:
@@ -110,15 +126,29 @@ def read(path: str | os.PathLike, *, sheet: str | int | None = None, header_row:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
+class _Dialect(NamedTuple):
+    encoding: str
+    delimiter: str
+    newline: str
+
+
 def _read_csv(path: Path, header_row: int) -> Table:
+    raw, dialect = _raw_csv(path, header_row)
+    frame = _with_header(path, raw, header_row)
+    return Table(frame=frame, path=path, encoding=dialect.encoding, delimiter=dialect.delimiter,
+                 newline=dialect.newline)
+
+
+def _raw_csv(path: Path, header_row: int) -> tuple[pd.DataFrame, _Dialect]:
+    """Every record from the header row on, as text (formula escapes removed), and the file's dialect."""
     with open(path, "rb") as f:
         sample = f.read(SNIFF_BYTES)
     encoding = detect_encoding(path, sample)
     text = sample.decode(encoding, errors="ignore")
-    delimiter = sniff_delimiter(text)
+    dialect = _Dialect(encoding, sniff_delimiter(text), _line_ending(text))
     try:
         frame = pd.read_csv(
-            path, sep=delimiter, header=None, dtype=str, na_filter=False, encoding=encoding,
+            path, sep=dialect.delimiter, header=None, dtype=str, na_filter=False, encoding=encoding,
             skiprows=header_row - 1, skip_blank_lines=False, engine="c", quotechar='"',
         )
     except UnicodeDecodeError:
@@ -127,8 +157,31 @@ def _read_csv(path: Path, header_row: int) -> Table:
         raise InputError(f"{path.name}: no header on row {header_row}") from None
     except pd.errors.ParserError as exc:
         raise InputError(f"{path.name}: {_parser_message(exc, header_row)}") from None
-    frame = _with_header(path, frame, header_row)
-    return Table(frame=frame, path=path, encoding=encoding, delimiter=delimiter)
+    if _may_hold_apostrophes(path, encoding):
+        for i in range(frame.shape[1]):
+            frame.isetitem(i, unescape_formulas(frame.iloc[:, i]))
+    return frame, dialect
+
+
+def _may_hold_apostrophes(path: Path, encoding: str) -> bool:
+    """False when the file holds no apostrophe, so no cell has a formula escape to remove: one scan
+    of its bytes, in C, stopping at the first. (In UTF-16 and UTF-32 the byte is not the character.)"""
+    if encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
+        return True
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            if b"'" in chunk:
+                return True
+    return False
+
+
+def _line_ending(text: str) -> str:
+    """The line terminator of CSV text, from its first line ending: "\r\n", "\n" or (old Mac) "\r";
+    "\n" when there is none."""
+    cr, lf = text.find("\r"), text.find("\n")
+    if cr != -1 and (lf == -1 or cr < lf):
+        return "\r\n" if lf == cr + 1 else "\r"
+    return "\n"
 
 
 def detect_encoding(path: Path, sample: bytes) -> str:
@@ -181,10 +234,14 @@ def _mixed_encoding_message(path: Path, encoding: str) -> str:
 
 
 def sniff_delimiter(text: str) -> str:
-    """The delimiter among , ; tab | that splits the first lines most consistently."""
-    lines = [line for line in text.splitlines()[:50] if line.strip()][:20] or [""]
+    """The delimiter among , ; tab | that splits the first lines most consistently.
+
+    Apostrophes are hidden from Python's sniffer, which would take them for quotes (a CSV here
+    quotes with " only, and a formula escape starts a cell with '), and lines end only at CR or LF.
+    """
+    lines = [line for line in re.split(r"\r\n|\r|\n", text)[:50] if line.strip()][:20] or [""]
     try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+        return csv.Sniffer().sniff("\n".join(lines).replace("'", "x"), delimiters=DELIMITERS).delimiter
     except csv.Error:
         counts = {d: lines[0].count(d) for d in DELIMITERS}
         best = max(counts, key=counts.get)
@@ -222,8 +279,9 @@ def _read_xlsx(path: Path, sheet: str | int | None, header_row: int) -> Table:
     if len(rows) < header_row:
         raise InputError(f'{path.name}, sheet "{calamine_sheet.name}": no header on row {header_row}')
     frame = pd.DataFrame(rows[header_row - 1:], dtype=object)
+    header = [_header_name(v, i) for i, v in enumerate(rows[header_row - 1])]
     frame = _with_header(path, frame, header_row)
-    errors = [e for e in _error_cells(path, calamine_sheet.name, header_row, frame) if e.row in frame.index]
+    errors = [e for e in _error_cells(path, calamine_sheet.name, header) if e.row in frame.index]
     return Table(frame=frame, path=path, errors=errors, sheet=calamine_sheet.name)
 
 
@@ -276,38 +334,77 @@ def closest_hint(word: str, candidates) -> str:
     return f'; did you mean "{lowered[found[0]]}"?' if found else ""
 
 
-_CELL_REF = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?t="e"[^>]*>.*?<v>([^<]*)</v>', re.S)
+# Cells calamine reads as blanks though they hold something: an Excel error (t="e"), and a formula
+# with no saved value (a workbook written by a program that stores formulas without calculating
+# them). A formula with a cached <v> is fine: calamine gives the value.
+_ERROR_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?t="e"[^>]*>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?<v>([^<]*)</v>')
+# A formula followed by no value, or an empty one, then the cell's end; a literal start keeps the scan quick.
+_BARE_FORMULA = re.compile(rb'<f\b[^>]*?(?:/>|>([^<]*)</f>)(<v\s*/>|<v></v>)?</c>')
+_CELL_TAG = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*)>')
 
 
-def _error_cells(path: Path, sheet_name: str, header_row: int, frame: pd.DataFrame) -> list[CellError]:
-    """Excel error cells (#N/A, #REF!, ...): calamine reads them as blanks, so scan the sheet XML.
+def _error_cells(path: Path, sheet_name: str, header: list[str]) -> list[CellError]:
+    """Cells calamine reads as blanks that hold something: Excel errors (#N/A, #REF!, ...) and
+    formulas without a saved value. Found by scanning the sheet XML.
 
-    Streams the part in chunks, so the scan costs one decompression and little memory.
+    Streams the part in chunks, so the scan costs one decompression and little memory; a chunk
+    without an error cell or a formula costs one search for each.
     """
     part = _sheet_part(path, sheet_name)
     if part is None:
         return []
-    errors, columns = [], list(frame.columns)
+    errors = []
     with zipfile.ZipFile(path) as z, z.open(part) as f:
         tail = b""
         while chunk := f.read(1 << 22):
             data = tail + chunk
             last = 0
-            if b't="e"' not in data:  # the common case: no error cell here, skip the regex
-                tail = data[-4096:]
-                continue
-            for m in _CELL_REF.finditer(data):
-                errors.append(_error_cell(path, m, columns))
-                last = m.end()
-            tail = data[max(last, len(data) - 4096):]
-    return errors
+            if b't="e"' in data:
+                for m in _ERROR_CELL.finditer(data):
+                    errors.append(_excel_error(path, m, header))
+                    last = max(last, m.end())
+            if b"<f" in data:
+                for m in _BARE_FORMULA.finditer(data):
+                    error = _bare_formula(path, data, m, header)
+                    if error is not None:
+                        errors.append(error)
+                    last = max(last, m.end())
+            keep = max(last, len(data) - 4096)
+            cell = data.rfind(b"<c ", last, keep + 3)  # start the tail at a whole cell
+            tail = data[cell if cell != -1 else keep:]
+    return sorted(errors, key=lambda e: (e.row, _column_index_of(e, header)))
 
 
-def _error_cell(path: Path, match: re.Match, columns: list) -> CellError:
+def _excel_error(path: Path, match: re.Match, header: list[str]) -> CellError:
     letters, row, code = (g.decode() for g in match.groups())
+    return CellError(path, int(row), _column_name(letters, header), code, f"the cell holds the Excel error {code}")
+
+
+def _bare_formula(path: Path, data: bytes, match: re.Match, header: list[str]) -> CellError | None:
+    """The formula without a saved value that `match` found, or None for a formula whose saved value
+    is the empty text (t="str" and an empty <v>)."""
+    start = data.rfind(b"<c ", 0, match.start())
+    tag = _CELL_TAG.fullmatch(data, start, match.start()) if start != -1 else None
+    if tag is None or (b't="str"' in tag[3] and match[2]):
+        return None
+    text = match[1]
+    formula = "=" + xml_unescape(text.decode(), _XML_QUOTES) if text else None
+    return CellError(path, int(tag[2]), _column_name(tag[1].decode(), header), formula,
+                     f"the cell holds the formula {formula or 'shared from another cell'} but no saved value (the "
+                     "program that wrote the workbook did not calculate it); open and save the workbook in Excel "
+                     "or LibreOffice so the value is stored, or type the value instead")
+
+
+def _column_index_of(error: CellError, header: list[str]) -> int:
+    return header.index(error.column) if error.column in header else len(header)
+
+
+_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
+
+
+def _column_name(letters: str, header: list[str]) -> str:
     index = _column_index(letters)
-    column = str(columns[index]) if index < len(columns) else letters
-    return CellError(path, int(row), column, code, f"the cell holds the Excel error {code}")
+    return header[index] if index < len(header) else letters
 
 
 def _column_index(letters: str) -> int:
@@ -341,6 +438,43 @@ def _sheet_parts(path: Path) -> dict[str, str]:
 
 
 # --- both --------------------------------------------------------------------------------------
+
+
+def guess_header_row(path: str | os.PathLike, *, sheet: str | int | None = None, rows: int = 30) -> int | None:
+    """The row (1-based) among the first `rows` that looks most like column names, or None: the first
+    that is at least half as full as the fullest of them and whose cells are all text that reads as
+    neither a number nor a date. For a hint when a sheet's header row is blank or looks like data."""
+    path = Path(path)
+    if path.suffix.lower() in CSV_SUFFIXES:  # Python's csv reads rows of any length, as a title line is
+        with open(path, "rb") as f:
+            sample = f.read(SNIFF_BYTES)
+        encoding = detect_encoding(path, sample)
+        with open(path, encoding=encoding, errors="replace", newline="") as f:
+            reader = csv.reader(f, delimiter=sniff_delimiter(sample.decode(encoding, errors="ignore")))
+            raw = [[unescape_formula(v) for v in line] for line in itertools.islice(reader, rows)]
+    else:
+        _check_workbook_container(path)
+        try:
+            workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+            raw = _pick_sheet(path, workbook, sheet).to_python(skip_empty_area=False, nrows=rows)
+        except (python_calamine.CalamineError, ValueError, OSError) as exc:
+            raise InputError(f"{path.name}: cannot read the workbook ({_short(exc)})") from None
+    filled = [[v for v in line if v is not None and str(v).strip()] for line in raw]
+    fullest = max(map(len, filled), default=0)
+    for number, cells in enumerate(filled, start=1):
+        if cells and len(cells) * 2 >= fullest and all(_label_like(v) for v in cells):
+            return number
+    return None
+
+
+_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?")
+
+
+def _label_like(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    text = value.strip().replace(",", "").replace(" ", "")
+    return not (_PLAIN_NUMBER.fullmatch(text) or _DATE_LIKE.fullmatch(value.strip()) or "@" in value)
 
 
 def _with_header(path: Path, raw: pd.DataFrame, header_row: int) -> pd.DataFrame:
@@ -395,26 +529,35 @@ def _blank_cells(column: pd.Series) -> pd.Series:
     return (text.isna() | text.str.strip().eq("")).fillna(True).astype(bool)
 
 
-# --- writing -----------------------------------------------------------------------------------
+# --- CSV formula escapes -----------------------------------------------------------------------
+# A spreadsheet runs text starting with = + - @ tab CR or LF as a formula (OWASP CSV injection), so
+# a CSV gets such text with an apostrophe before it, as Excel shows a typed one: `=1+1` is written
+# `'=1+1`. Text already starting with an apostrophe gets one more (`'hello` → `''hello`), so the rule
+# is a bijection: reading removes exactly the apostrophes writing added, and `=1+1` reads back as
+# `=1+1`. Plain signed numbers (`-5`, `+3.5`, `1e5`) stay as they are. An xlsx cell is typed, so
+# text there is stored as text and needs no prefix.
 
-_FORMULA_START = ("=", "@", "\t", "\r")
-_HARMLESS_SIGNED = re.compile(r"[+-][0-9 ().,+\-eE]*")
-_DANGEROUS = r"[=@\t\r]|[+-].*[^0-9 ().,+\-eE]"  # escape_formula's test, for a whole column at once
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="305496")
+_ESCAPED_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def needs_escape(value: Any) -> bool:
+    """True for text a CSV holds with an apostrophe before it (see `escape_formula`)."""
+    return isinstance(value, str) and value.startswith(_ESCAPED_STARTS) and not _PLAIN_NUMBER.fullmatch(value)
 
 
 def escape_formula(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula (OWASP CSV injection) with `'`.
+    """`value` as a CSV cell holds it: text starting with = + - @ tab CR LF (unless a plain number)
+    or ' gets an apostrophe before it. Anything else, text or not, is returned as it is."""
+    return "'" + value if needs_escape(value) else value
 
-    Signed numbers and phone numbers (`+44 20 7946 0958`) stay as they are: without letters or
-    operators other than + and -, they cannot call anything.
-    """
-    if not isinstance(value, str) or not value:
-        return value
-    if value.startswith(_FORMULA_START) or (value[0] in "+-" and not _HARMLESS_SIGNED.fullmatch(value)):
-        return "'" + value
-    return value
+
+def unescape_formula(cell: Any) -> Any:
+    """A CSV cell's value: the inverse of `escape_formula`. An apostrophe is removed only where
+    writing would have added it, so a typed `'hello` stays `'hello` and a typed `'=x` reads `=x`."""
+    if isinstance(cell, str) and cell.startswith("'") and needs_escape(cell[1:]):
+        return cell[1:]
+    return cell
 
 
 def escape_formulas(column: pd.Series) -> pd.Series:
@@ -422,19 +565,182 @@ def escape_formulas(column: pd.Series) -> pd.Series:
 
     Any other column comes back with object dtype (a categorical could not hold the quoted text).
     """
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+    if _typed_dtype(column):
         return column
-    column = column.astype(object)
-    is_text = column.map(lambda v: isinstance(v, str)).astype(bool)
-    text = column.astype("string")
-    dangerous = is_text & text.str.match(_DANGEROUS, flags=re.S).fillna(False).astype(bool)
-    return column.where(~dangerous, "'" + text).astype(object) if dangerous.any() else column
+    column = column.astype(object)  # a copy
+    text = _texts(column)
+    needs = _needs_escape(text)
+    if needs.any():
+        column.iloc[text.index[needs.to_numpy()]] = ("'" + text[needs]).to_numpy()
+    return column
+
+
+def unescape_formulas(column: pd.Series) -> pd.Series:
+    """`unescape_formula` for a column of CSV text: only cells starting with an apostrophe are looked at."""
+    if _typed_dtype(column) or not _may_start_with(column, "'"):
+        return column
+    quoted = column.str.startswith("'").fillna(False).astype(bool).to_numpy()
+    if not quoted.any():
+        return column
+    rest = column[quoted].str[1:]
+    undo = _needs_escape(rest).to_numpy()
+    if not undo.any():
+        return column
+    column = column.copy()
+    positions = np.flatnonzero(quoted)[undo]
+    column.iloc[positions] = rest[undo].to_numpy()
+    return column
+
+
+def _needs_escape(text: pd.Series) -> pd.Series:
+    """`needs_escape` for a Series of text (no missing values)."""
+    needs = text.str.startswith(_ESCAPED_STARTS).astype(bool)
+    if needs.any():
+        needs[needs] = ~text[needs].str.fullmatch(_PLAIN_NUMBER.pattern).astype(bool)
+    return needs
+
+
+def _may_start_with(column: pd.Series, prefix: str) -> bool:
+    """False when no cell of a column of text starts with `prefix`, found in one pass in C."""
+    try:
+        joined = "\n".join(column.tolist())
+    except TypeError:  # not all text
+        return True
+    return joined.startswith(prefix) or f"\n{prefix}" in joined
+
+
+def _typed_dtype(column: pd.Series) -> bool:
+    dtype = column.dtype
+    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype))
+
+
+_NUMBER_KINDS = {"empty", "integer", "floating", "mixed-integer-float", "boolean"}  # pandas' infer_dtype
+
+
+def _texts(column: pd.Series) -> pd.Series:
+    """The text cells of a column, indexed by their position in it."""
+    if _typed_dtype(column):
+        return pd.Series([], dtype=object)
+    column = column.astype(object).reset_index(drop=True)
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind == "string":
+        return column.dropna()
+    if kind in _NUMBER_KINDS:
+        return pd.Series([], dtype=object)
+    return column[column.map(type).isin([str]).to_numpy()]
+
+
+# --- cells a file cannot hold ------------------------------------------------------------------
+
+
+def unwritable(frame: pd.DataFrame, path: str | os.PathLike, *, encoding: str | None = None,
+               first_row: int | None = 2) -> list[CellError]:
+    """Every cell of `frame` that the file `path` cannot hold as it is, found without writing anything.
+
+    For a CSV: text holding a character the file's `encoding` lacks (UTF-8 by default; for a CSV read
+    before, pass its `Table.encoding`). For an xlsx: text longer than an Excel cell's 32,767
+    characters. `SheetWriter` and `edit_workbook` refuse to write such a cell (InputError naming it),
+    so a caller that must write the rest holds these back first. Cells are numbered from
+    `first_row`, the spreadsheet row of the frame's first row, or, with `first_row=None`, by the
+    frame's index (a `Table` frame holds the sheet's row numbers). Column names are not checked.
+
+        held_back = {(e.row, e.column) for e in tables.unwritable(cells, table.path,
+                                                                  encoding=table.encoding, first_row=None)}
+    """
+    path = Path(path)
+    rows = list(frame.index) if first_row is None else range(first_row, first_row + len(frame))
+    return [CellError(path, rows[position], str(frame.columns[column]), frame.iat[position, column], message)
+            for position, column, message in _cell_problems(frame, path, encoding or "utf-8")]
+
+
+def _cell_problems(frame: pd.DataFrame, path: Path, encoding: str) -> list[tuple[int, int, str]]:
+    """(position of the row, position of the column, message) of each cell `path` cannot hold."""
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return _csv_problems(_csv_cells(frame), encoding)
+    if suffix in XLSX_SUFFIXES:
+        return _xlsx_problems(frame)
+    raise InputError(f"{path.name}: cannot write {suffix!r}; use .csv or .xlsx")
+
+
+def _csv_problems(cells: pd.DataFrame, encoding: str) -> list[tuple[int, int, str]]:
+    """`_cell_problems` of cells as a CSV holds them (`_csv_cells`): characters the encoding lacks."""
+    return sorted((position, i, message) for i in range(cells.shape[1])
+                  for position, message in _unencodable(_texts(cells.iloc[:, i]), encoding))
+
+
+def _xlsx_problems(frame: pd.DataFrame) -> list[tuple[int, int, str]]:
+    """`_cell_problems` for an xlsx: text longer than a cell holds."""
+    return sorted((position, i, message) for i in range(frame.shape[1])
+                  for position, message in _too_long(_texts(frame.iloc[:, i])))
+
+
+def _unencodable(texts: pd.Series, encoding: str) -> list[tuple[int, str]]:
+    """(position, message) of each text `encoding` cannot hold; one encode of them all when every one fits."""
+    try:
+        "\n".join(texts.tolist()).encode(encoding)
+        return []
+    except UnicodeEncodeError:
+        pass
+    found = []
+    for position, text in texts.items():
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            lacking = [ch for ch in dict.fromkeys(text) if not _encodes(ch, encoding)]
+            shown = " and ".join(_show_character(ch) for ch in lacking[:3]) + (" and others" if len(lacking) > 3 else "")
+            found.append((position, f"{shown} cannot be written in {encoding}, this file's encoding; save the "
+                                    'sheet as UTF-8 CSV (in Excel: Save As, "CSV UTF-8"), which holds any character'))
+    return found
+
+
+def _encodes(character: str, encoding: str) -> bool:
+    try:
+        character.encode(encoding)
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _show_character(ch: str) -> str:
+    code = f"U+{ord(ch):04X}"
+    return f'"{ch}" ({code})' if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else code
+
+
+def _too_long(texts: pd.Series) -> list[tuple[int, str]]:
+    """(position, message) of each text longer than an Excel cell holds."""
+    if texts.empty:
+        return []
+    lengths = np.fromiter(map(len, texts.tolist()), dtype=np.int64, count=len(texts))
+    return [(position, _too_long_message(text)) for position, text in texts[lengths > EXCEL_CELL_LIMIT].items()]
+
+
+def _too_long_message(text: str) -> str:
+    return (f"the text is {len(text):,} characters long; an Excel cell holds at most {EXCEL_CELL_LIMIT:,}, so it "
+            "cannot be written whole; export to CSV instead, which holds any length")
+
+
+def _refusal(path: Path, errors: list[CellError]) -> str:
+    """The message refusing to write cells a file cannot hold: each named, with its fix."""
+    if len(errors) == 1:
+        return f"{errors[0]}; nothing was written"
+    shown = "\n".join(f"  {e}" for e in errors[:10])
+    more = f"\n  and {len(errors) - 10} more" if len(errors) > 10 else ""
+    return f"{path.name}: {len(errors)} cells cannot be written as they are; nothing was written:\n{shown}{more}"
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
 
 
 def write(frame: pd.DataFrame, path: str | os.PathLike, *, sheet_name: str = "Sheet1",
-          encoding: str = "utf-8", delimiter: str = ",") -> None:
+          encoding: str = "utf-8", delimiter: str = ",", newline: str = "\n", header_row: int = 1) -> None:
     """Write `frame` as CSV or xlsx (by extension), as one `SheetWriter.write`. The index is not written."""
-    with SheetWriter(path, frame.columns, sheet_name=sheet_name, encoding=encoding, delimiter=delimiter) as writer:
+    with SheetWriter(path, frame.columns, sheet_name=sheet_name, encoding=encoding, delimiter=delimiter,
+                     newline=newline, header_row=header_row) as writer:
         writer.write(frame)
 
 
@@ -451,33 +757,42 @@ class SheetWriter:
 
     Memory holds one chunk whatever the number of rows. The file is written beside `path` under a
     temporary name and renamed into place when the `with` block ends cleanly; if it raises, the
-    temporary file is deleted and `path` is left as it was. Cells are made safe as in `write`:
-    text that would run as a formula is escaped, characters XML cannot hold are dropped, and
-    tz-aware datetimes become naive UTC (xlsx). An xlsx sheet gets a bold filled header, a frozen
-    header row, an autofilter over every row, and column widths fitted to the header and the
-    sheet's first chunk.
+    temporary file is deleted and `path` is left as it was. Every cell reads back as the value
+    written (README, "Lossless files"): in a CSV, text that would run as a formula gets an
+    apostrophe that reading removes, and a cell holding a line break is quoted; in an xlsx, text is
+    stored as text (never a formula), control characters as Excel escapes them, tz-aware datetimes
+    as naive UTC, and dates Excel cannot show, sub-millisecond times and numbers beyond 15
+    significant digits as exact text. A cell the file cannot hold (a character the CSV's encoding
+    lacks, text longer than an Excel cell) raises InputError naming its row and column, before the
+    file is written. An xlsx sheet gets a bold filled header, a frozen header row, an autofilter
+    over every row, and column widths fitted to the header and the sheet's first chunk.
 
         with tables.SheetWriter("out.xlsx", ["VIN", "Price"], sheet_name="Cars") as writer:
             for chunk in chunks:
                 writer.write(chunk)
 
     Without `columns`, call `sheet(name, columns)` before writing; calling it again starts another
-    sheet of the same workbook (xlsx only).
+    sheet of the same workbook (xlsx only). `header_row` puts the header on that row, blank rows
+    above it, as `read(..., header_row=)` expects; `newline` ends a CSV's lines.
     """
 
     def __init__(self, path: str | os.PathLike, columns: Iterable[Any] | None = None, *,
-                 sheet_name: str = "Sheet1", encoding: str = "utf-8", delimiter: str = ",") -> None:
+                 sheet_name: str = "Sheet1", encoding: str = "utf-8", delimiter: str = ",",
+                 newline: str = "\n", header_row: int = 1) -> None:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
             raise InputError(f"{self.path.name}: cannot write {suffix!r}; use .csv or .xlsx")
+        if header_row < 1:
+            raise ValueError(f"header_row must be 1 or more, not {header_row}")
         _check_folder(self.path)
         self.is_csv = suffix in CSV_SUFFIXES
-        self.encoding, self.delimiter = encoding, delimiter
+        self.encoding, self.delimiter, self.newline, self.header_row = encoding, delimiter, newline, header_row
         self.columns: list[str] | None = None
         self.rows = 0  # data rows written to the current sheet
         self._header_due = False  # xlsx: the header waits for the first chunk, which sets the widths
         self._first_sheet = (sheet_name, columns)
+        self._above: str | None = None  # CSV: the text above the header, instead of blank lines (_edit_csv)
         self._tmp: str | None = None
         self._file = self._book = self._ws = None
 
@@ -512,8 +827,12 @@ class SheetWriter:
         self._finish_sheet()
         self.columns, self.rows = [str(c) for c in columns], 0
         if self.is_csv:
-            header = pd.DataFrame(columns=[escape_formula(c) for c in self.columns])
-            self._guarded(lambda: header.to_csv(self._file, index=False, sep=self.delimiter))
+            header = pd.DataFrame([self.columns], dtype=object)
+            cells = _csv_cells(header)
+            self._refuse(_csv_problems(cells, self.encoding), self.header_row, header)
+            above = self.newline * (self.header_row - 1) if self._above is None else self._above
+            self._guarded(lambda: self._file.write(above))
+            self._guarded(lambda: _write_csv_rows(self._file, cells, self.delimiter, self.newline))
         else:
             self._ws, self._header_due = _new_sheet(self.path, self._book, name), True
 
@@ -524,12 +843,15 @@ class SheetWriter:
         if [str(c) for c in frame.columns] != self.columns:
             raise ValueError(f"{self.path.name}: the chunk's columns {list(frame.columns)} are not the sheet's "
                              f"{self.columns}")
+        first_row = self.header_row + 1 + self.rows
         if self.is_csv:
-            safe = _csv_safe(frame)
-            self._guarded(lambda: safe.to_csv(self._file, index=False, header=False, sep=self.delimiter))
+            cells = _csv_cells(frame)
+            self._refuse(_csv_problems(cells, self.encoding), first_row, frame)
+            self._guarded(lambda: _write_csv_rows(self._file, cells, self.delimiter, self.newline))
         else:
+            self._refuse(_xlsx_problems(frame), first_row, frame)
             if self._header_due:
-                _start_xlsx_sheet(self._ws, self.columns, frame)
+                _start_xlsx_sheet(self._ws, self.columns, frame, self.header_row)
                 self._header_due = False
             _append_xlsx_rows(self._ws, frame)
         self.rows += len(frame)
@@ -545,12 +867,19 @@ class SheetWriter:
         finally:
             self._discard()
 
+    def _refuse(self, problems: list[tuple[int, int, str]], first_row: int, frame: pd.DataFrame) -> None:
+        """InputError naming each cell of `frame` (its first row on `first_row`) the file cannot hold."""
+        if problems:
+            errors = [CellError(self.path, first_row + position, self.columns[column], frame.iat[position, column],
+                                message) for position, column, message in problems]
+            raise InputError(_refusal(self.path, errors))
+
     def _finish_sheet(self) -> None:
         if self._ws is None:
             return
         if self._header_due:  # no row written: a header alone
-            _start_xlsx_sheet(self._ws, self.columns, pd.DataFrame(columns=self.columns))
-        _end_xlsx_sheet(self._ws, len(self.columns), self.rows)
+            _start_xlsx_sheet(self._ws, self.columns, pd.DataFrame(columns=self.columns), self.header_row)
+        _end_xlsx_sheet(self._ws, len(self.columns), self.rows, self.header_row)
         self._ws = None
 
     def _save(self) -> None:
@@ -593,19 +922,94 @@ def _discard_streamed_sheet(ws) -> None:
     writer.cleanup()
 
 
-def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    safe = frame.copy()
-    for i in range(safe.shape[1]):
-        safe.isetitem(i, escape_formulas(safe.iloc[:, i]))
-    return safe
+# --- CSV cells ---------------------------------------------------------------------------------
+
+_CSV_AS_IS = [str, int, float, bool, np.int64, np.float64, np.bool_, type(None)]
 
 
-def _start_xlsx_sheet(ws, columns: list[str], first_rows: pd.DataFrame) -> None:
-    """Fitted widths, frozen header row and the styled header. A write-only sheet writes its widths
-    and panes with its first row, so this comes before any row."""
+def _csv_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cells as a CSV holds them, numbered from 0: text escaped (`escape_formula`), decimals
+    as exact text; numbers, booleans and dates as pandas writes them."""
+    cells = frame.copy(deep=False)
+    cells.index = pd.RangeIndex(len(cells))
+    for i in range(cells.shape[1]):
+        cells.isetitem(i, _csv_column(cells.iloc[:, i]))
+    return cells
+
+
+def _csv_column(column: pd.Series) -> pd.Series:
+    if _typed_dtype(column):
+        return column
+    column = column.astype(object)
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind in _NUMBER_KINDS:
+        return column
+    if kind != "string":  # mixed: text of the cells pandas would write with str() (a Decimal with an exponent)
+        other = (~column.map(type).isin(_CSV_AS_IS) & column.notna()).to_numpy()
+        if other.any():
+            column.iloc[np.flatnonzero(other)] = [_csv_text(v) for v in column[other]]
+    return escape_formulas(column)
+
+
+def _csv_text(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)  # "f": 1E+2 as 100
+
+
+def _write_csv_rows(file, cells: pd.DataFrame, delimiter: str, newline: str) -> None:
+    """The rows of `cells` as CSV lines ending in `newline`.
+
+    pandas (Python's csv) quotes a cell holding a character of the line terminator, but not the
+    other line break: a bare CR in a file of LF lines would split its row on reading. Rows with
+    such a cell are written here, every line break quoted.
+    """
+    breaks = "".join(ch for ch in "\r\n" if ch not in newline)
+    unquoted = _rows_holding(cells, breaks, newline[-1]) if breaks else []
+    start = 0
+    lines = dict(zip(unquoted, cells.iloc[unquoted].itertuples(index=False, name=None))) if len(unquoted) else {}
+    for position in unquoted:
+        if position > start:
+            cells.iloc[start:position].to_csv(file, index=False, header=False, sep=delimiter, lineterminator=newline)
+        file.write(_csv_line(lines[position], delimiter, newline))
+        start = position + 1
+    if start < len(cells):
+        cells.iloc[start:].to_csv(file, index=False, header=False, sep=delimiter, lineterminator=newline)
+
+
+def _rows_holding(cells: pd.DataFrame, characters: str, separator: str) -> list[int]:
+    """Positions of the rows with a text cell holding any of `characters` (a column without one is
+    passed over after one search of its text joined by `separator`, which is not one of them)."""
+    found = np.zeros(len(cells), dtype=bool)
+    for i in range(cells.shape[1]):
+        text = _texts(cells.iloc[:, i])
+        joined = separator.join(text.tolist())
+        if any(ch in joined for ch in characters):
+            found[text.index[text.str.contains(f"[{characters}]").to_numpy()]] = True
+    return np.flatnonzero(found).tolist()
+
+
+def _csv_line(values: tuple, delimiter: str, newline: str) -> str:
+    """One CSV line, quoting (as Python's csv does) the cells holding the delimiter, a quote or a line break."""
+    special = (delimiter, '"', "\r", "\n")
+    texts = ["" if _missing(v) else str(v) for v in values]
+    quoted = ['"' + t.replace('"', '""') + '"' if any(ch in t for ch in special) else t for t in texts]
+    return delimiter.join(quoted) + newline
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+# --- xlsx cells --------------------------------------------------------------------------------
+
+
+def _start_xlsx_sheet(ws, columns: list[str], first_rows: pd.DataFrame, header_row: int = 1) -> None:
+    """Fitted widths, frozen header row and the styled header on `header_row`, blank rows above it.
+    A write-only sheet writes its widths and panes with its first row, so this comes before any row."""
     for i, width in enumerate(column_widths(first_rows), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = f"A{header_row + 1}"
+    for _ in range(header_row - 1):
+        ws.append([])
     ws.append([_header_cell(ws, c) for c in columns])
 
 
@@ -614,21 +1018,9 @@ def _append_xlsx_rows(ws, frame: pd.DataFrame) -> None:
         ws.append(row)
 
 
-_PLAIN_TYPES = (int, float, bool, type(None))
-
-
-def _xlsx_column(ws, column: pd.Series) -> list:
-    """`_xlsx_value` of every cell of a column, with the common cells (numbers, blanks, ordinary
-    text) passed through as they are: this loop runs once per cell of every sheet written."""
-    values = column.astype(object).where(column.notna(), None).tolist()
-    return [v if v.__class__ in _PLAIN_TYPES and v == v  # NaN != NaN
-            or v.__class__ is str and not v.startswith("=") and not _ILLEGAL.search(v)
-            else _xlsx_value(ws, v) for v in values]
-
-
-def _end_xlsx_sheet(ws, columns: int, rows: int) -> None:
+def _end_xlsx_sheet(ws, columns: int, rows: int, header_row: int = 1) -> None:
     if columns:
-        ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
+        ws.auto_filter.ref = f"A{header_row}:{get_column_letter(columns)}{header_row + rows}"
 
 
 def _fill_sheet(ws, frame: pd.DataFrame) -> None:
@@ -639,40 +1031,177 @@ def _fill_sheet(ws, frame: pd.DataFrame) -> None:
 
 
 def _header_cell(ws, name: str):
-    cell = WriteOnlyCell(ws, value=_strip_illegal(name))
+    cell = WriteOnlyCell(ws, value=_xlsx_text(name))
     cell.data_type = "s"
     cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     cell.alignment = Alignment(vertical="center")
     return cell
 
 
+def _xlsx_column(ws, column: pd.Series) -> list:
+    """`_xlsx_value` of every cell of a column. This runs once per cell of every sheet written, so
+    the cells openpyxl stores as they are (most numbers, blanks, ordinary text) are found a whole
+    column at a time where the column allows, and only the others are converted one by one."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    for i in _xlsx_special(column, values):
+        values[i] = _xlsx_value(ws, values[i])
+    return values
+
+
+_EXACT_INT = 10**EXCEL_DIGITS  # an int below it in size is a number Excel holds exactly
+_XLSX_TEXT_STARTS = ("=", "#")  # openpyxl would store such text as a formula or an error code
+
+
+def _xlsx_special(column: pd.Series, values: list) -> Iterable[int]:
+    """Positions of the cells openpyxl cannot be given as they are."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return ()
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        numbers = column.to_numpy()
+        return np.flatnonzero((numbers >= _EXACT_INT) | (numbers <= -_EXACT_INT))
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return np.flatnonzero(~_excel_floats(column.to_numpy()))
+    if dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "string" and _plain_texts(column):
+        return ()
+    return [i for i, v in enumerate(values) if not _plain_xlsx(v)]
+
+
+def _plain_texts(column: pd.Series) -> bool:
+    """True when no text of the column needs more than storing as it is, found in a few passes in C
+    (text longer than a cell was refused before, so none is)."""
+    texts = column.dropna()
+    joined = "\n".join(texts.tolist())
+    return not (joined.startswith(_XLSX_TEXT_STARTS) or "\n=" in joined or "\n#" in joined or "_x" in joined
+                or _XLSX_CONTROL.search(joined) or texts.str.isspace().any())
+
+
+def _plain_xlsx(v: Any) -> bool:
+    """True for a value openpyxl stores as it is and calamine reads back the same."""
+    kind = v.__class__
+    if kind is str:
+        return v.isprintable() and "_x" not in v and not v.startswith(_XLSX_TEXT_STARTS) and not v.isspace()
+    if kind is int:
+        return -_EXACT_INT < v < _EXACT_INT
+    if kind is float:  # repr holds every significant digit; a longer one is checked exactly
+        return len(repr(v)) <= EXCEL_DIGITS and math.isfinite(v)
+    return v is None or kind is bool
+
+
+_POWERS_OF_TEN = np.array([float(10**k) for k in range(23)])  # exact doubles
+
+
+def _excel_floats(numbers: np.ndarray) -> np.ndarray:
+    """True where a float is blank or has at most 15 significant digits, for a whole array.
+
+    Rounds each to 15 significant digits as an integer m and a power of ten 10**k (k <= 22, both
+    exact doubles), so m / 10**k is the double nearest that decimal: equal to the float exactly
+    when 15 digits hold it. Floats this cannot decide (tiny, huge, or at a rounding edge) come out
+    False and are checked one by one.
+    """
+    with np.errstate(all="ignore"):
+        exponent = np.floor(np.log10(np.abs(numbers)))
+        k = EXCEL_DIGITS - 1 - exponent
+        usable = np.isfinite(k) & (k >= 0) & (k <= 22)
+        scale = _POWERS_OF_TEN[np.where(usable, k, 0).astype(np.int64)]
+        fits = usable & (np.round(numbers * scale) / scale == numbers)
+    return fits | np.isnan(numbers) | (numbers == 0)
+
+
 def _xlsx_value(ws, value: Any):
-    """A value openpyxl can store; text starting with = becomes a text cell, never a formula."""
+    """A value openpyxl stores so that it reads back as written: text stays text (never a formula
+    or an error code), anything else as `_xlsx_plain` makes it."""
     value = _xlsx_plain(value)
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"
+    if isinstance(value, str) and (value.startswith(_XLSX_TEXT_STARTS) or len(value) > EXCEL_CELL_LIMIT):
+        cell = WriteOnlyCell(ws)
+        _store_text(cell, value)
         return cell
     return value
 
 
+def _store_text(cell, text: str) -> None:
+    """Put `text`, already as an xlsx stores it (`_xlsx_text`), into an openpyxl cell as a text cell.
+
+    Assigning `cell.value` would make text starting with = a formula and #N/A an error code, and
+    cuts text to 32,767 characters without a word; escaped text (a line break as _x000D_) may be
+    longer than the characters it stands for, so the value is set as openpyxl's own setter would,
+    without that cut. The length Excel limits is checked before (`_too_long`).
+    """
+    cell._value = text
+    cell.data_type = "s"
+
+
 def _xlsx_plain(value: Any) -> Any:
-    """None for blanks, naive UTC for tz-aware datetimes, text without XML-illegal characters."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    """The value an xlsx cell is given: None for blanks; text with control characters escaped as
+    Excel escapes them; numbers Excel cannot hold exactly, dates it cannot show and times finer
+    than a millisecond as exact text; tz-aware datetimes as naive UTC."""
+    if value is None:
         return None
+    if isinstance(value, str):
+        return _xlsx_text(value)
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
+    elif isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if _missing(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return _xlsx_number(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return _xlsx_when(value)
+    return value
+
+
+def _xlsx_number(value: int | float | Decimal) -> int | float | str:
+    """`value` as a number when Excel holds it exactly (15 significant digits, in a double's range),
+    else its exact decimal text, without an exponent."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not exact.is_finite():
+        return str(exact)
+    digits = "".join(map(str, exact.as_tuple().digits)).rstrip("0")
+    if len(digits) > EXCEL_DIGITS or (exact and not -300 < exact.adjusted() < 300):
+        return format(exact, "f")
+    if isinstance(value, Decimal):
+        return int(exact) if exact == exact.to_integral_value() else float(exact)
+    return value
+
+
+def _xlsx_when(value: dt.date | dt.time) -> Any:
+    """A date, datetime or time as Excel holds it; as ISO text where Excel cannot (before 1900-03-01,
+    after 9999-12-31) or calamine would round it (finer than a millisecond)."""
     if isinstance(value, pd.Timestamp):
+        if value.tzinfo is not None:
+            value = value.tz_convert("UTC").tz_localize(None)
+        if value.nanosecond:
+            return value.isoformat(sep=" ")
         value = value.to_pydatetime()
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return _strip_illegal(value) if isinstance(value, str) else value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        shown = EXCEL_FIRST_DAY <= value.date() <= EXCEL_LAST_DAY and not value.microsecond % 1000
+        return value if shown else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value if EXCEL_FIRST_DAY <= value <= EXCEL_LAST_DAY else value.isoformat()
+    return value.isoformat() if value.microsecond % 1000 or value.tzinfo is not None else value
 
 
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Control characters XML cannot hold are stored as Excel stores them, _xHHHH_ (as is a bare CR,
+# which XML would turn into LF); text that already looks like such an escape gets its "_" escaped.
+_XLSX_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]")
+_XLSX_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
-def _strip_illegal(text: str) -> str:
-    """Drop control characters XML cannot hold (openpyxl refuses them)."""
-    return _ILLEGAL.sub("", text)
+def _xlsx_text(text: str) -> str:
+    """Text as an xlsx cell stores it, so that Excel and calamine read back `text` exactly."""
+    if text.isspace():  # openpyxl marks no xml:space="preserve" on it, and readers drop XML whitespace
+        return "".join(f"_x{ord(ch):04X}_" if ch <= " " else ch for ch in text)
+    if text.isprintable() and "_x" not in text:
+        return text
+    return _XLSX_ESCAPE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 
 def column_widths(frame: pd.DataFrame, *, sample: int = 200) -> list[float]:
@@ -726,7 +1255,9 @@ def edit_workbook(path: str | os.PathLike, *, sheet: str | int | None = None, he
 
     `cells` maps (spreadsheet row number, column name) to a new value. An xlsx keeps its formatting,
     its formulas elsewhere and its other sheets; appended rows copy the style of the last row.
-    A CSV is rewritten with its own encoding and delimiter.
+    A CSV is rewritten with its own encoding, delimiter and line endings, every other cell and the
+    rows above the header as they were. Values are written as `SheetWriter` writes them, and a
+    value the file cannot hold (see `unwritable`) raises InputError before the file is touched.
 
     `replace_sheets` (xlsx only) maps a sheet name to a frame written as that whole sheet, styled as
     `write` styles one, where the sheet of that name was or else after the others; None removes
@@ -746,13 +1277,37 @@ def edit_workbook(path: str | os.PathLike, *, sheet: str | int | None = None, he
     if replace_sheets and not edits and not _replaces_anything(path, replace_sheets):
         return
     workbook = openpyxl.load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm", rich_text=True)
+    _restore_escaped_underscores(path, workbook)
     if edits or not replace_sheets:
         _edit_sheet(path, _openpyxl_sheet(path, workbook, sheet), header_row, cells, append_rows, add_columns)
     _replace_sheets(path, workbook, replace_sheets)
     atomic_write(path, workbook.save)
 
 
+def _restore_escaped_underscores(path: Path, workbook) -> None:
+    """Store again, as `_xlsx_text` stores them, the text cells openpyxl loaded changed.
+
+    openpyxl reads Excel's escaped "_" (`_x005F_`) as "_", so the text `_x0041_`, stored
+    `_x005F_x0041_`, would be saved back as `_x0041_`, an escape that reads as "A". The cells whose
+    loaded text holds "_x" are set again from their true text, as calamine reads it (read only
+    for a sheet holding such a cell). Rich text (runs of several formats) is left as openpyxl has it.
+    """
+    book = None
+    for ws in workbook.worksheets:
+        suspects = [c for c in ws._cells.values() if c.data_type == "s" and isinstance(c.value, str) and "_x" in c.value]
+        if not suspects:
+            continue
+        book = book or python_calamine.CalamineWorkbook.from_path(str(path))
+        rows = book.get_sheet_by_name(ws.title).to_python(skip_empty_area=False)
+        for cell in suspects:
+            line = rows[cell.row - 1] if cell.row <= len(rows) else []
+            text = line[cell.column - 1] if cell.column <= len(line) else None
+            if isinstance(text, str):
+                _store_text(cell, _xlsx_text(text))
+
+
 def _edit_sheet(path: Path, ws, header_row: int, cells, append_rows, add_columns) -> None:
+    _refuse_long_edits(path, ws, cells, append_rows)
     positions = _header_positions(ws, header_row)
     for name in add_columns:
         if name not in positions:
@@ -763,6 +1318,16 @@ def _edit_sheet(path: Path, ws, header_row: int, cells, append_rows, add_columns
         _append_row(ws, path, positions, values)
 
 
+def _refuse_long_edits(path: Path, ws, cells, append_rows) -> None:
+    """InputError for any text of the edits longer than an Excel cell holds, before any is made."""
+    edits = [(row, column, value) for (row, column), value in cells.items()]
+    edits += [(ws.max_row + 1 + i, column, value) for i, values in enumerate(append_rows) for column, value in values.items()]
+    errors = [CellError(path, row, column, value, _too_long_message(value)) for row, column, value in edits
+              if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT]
+    if errors:
+        raise InputError(_refusal(path, errors))
+
+
 def _replaces_anything(path: Path, replace_sheets: dict[str, pd.DataFrame | None]) -> bool:
     """False when every replacement removes a sheet the workbook does not have."""
     present = _sheet_parts(path)
@@ -770,6 +1335,11 @@ def _replaces_anything(path: Path, replace_sheets: dict[str, pd.DataFrame | None
 
 
 def _replace_sheets(path: Path, workbook, replace_sheets: dict[str, pd.DataFrame | None]) -> None:
+    for frame in replace_sheets.values():
+        if frame is not None and (problems := _xlsx_problems(frame)):
+            raise InputError(_refusal(path, [CellError(path, 2 + position, str(frame.columns[column]),
+                                                       frame.iat[position, column], message)
+                                             for position, column, message in problems]))
     active = workbook.active.title if workbook.active is not None else None
     for name, frame in replace_sheets.items():
         position = workbook.sheetnames.index(name) if name in workbook.sheetnames else None
@@ -840,27 +1410,56 @@ def _append_row(ws, path: Path, positions: dict[str, int], values: dict[str, Any
 
 
 def _set_cell(cell, value: Any) -> None:
-    cell.value = _xlsx_plain(value)
-    if isinstance(cell.value, str) and cell.value.startswith("="):
-        cell.data_type = "s"  # text, not a formula: a value from HubSpot must never run
+    plain = _xlsx_plain(value)
+    if isinstance(plain, str):
+        _store_text(cell, plain)  # text, never a formula or an error code: a value from HubSpot must never run
+    else:
+        cell.value = plain
 
 
 def _edit_csv(path: Path, header_row: int, cells, append_rows, add_columns) -> None:
-    table = read(path, header_row=header_row)
-    frame = table.frame.astype(object)
+    """Edit a CSV as a grid of its records from the header row on, so that every cell, blank row
+    and unnamed column stays where it was; the rows above the header are kept as the file has them."""
+    grid, dialect = _raw_csv(path, header_row)
+    grid = grid.astype(object).set_axis(range(grid.shape[1]), axis=1)
+    if grid.empty:
+        raise InputError(f"{path.name}: no header on row {header_row}")
+    header = [_header_name(v, i) for i, v in enumerate(grid.iloc[0])]
+    _refuse_duplicates(path, header)
+    names = {name: i for i, name in enumerate(header)}
     for name in add_columns:
-        if name not in frame.columns:
-            frame[name] = ""
+        if name not in names:
+            names[name] = grid.shape[1]
+            grid[grid.shape[1]] = [name] + [""] * (len(grid) - 1)
     for (row, column), value in cells.items():
-        _position(path, {c: 0 for c in frame.columns}, column)
-        frame.loc[row, column] = "" if value is None else value
+        if not 0 < row - header_row < len(grid):
+            raise InputError(f'{path.name}: no row {row} to write column "{column}" into')
+        grid.iat[row - header_row, _position(path, names, column)] = "" if value is None else value
     if append_rows:
-        start = int(frame.index.max()) + 1 if len(frame) else header_row + 1
-        extra = pd.DataFrame(append_rows, index=range(start, start + len(append_rows)), dtype=object)
-        for column in extra.columns:
-            _position(path, {c: 0 for c in frame.columns}, column)
-        frame = pd.concat([frame, extra]).fillna("")
-    write(frame, path, encoding=table.encoding or "utf-8", delimiter=table.delimiter or ",")
+        extra = [[""] * grid.shape[1] for _ in append_rows]
+        for line, values in zip(extra, append_rows):
+            for column, value in values.items():
+                line[_position(path, names, column)] = "" if value is None else value
+        grid = pd.concat([grid, pd.DataFrame(extra, dtype=object)], ignore_index=True)
+    as_read = [str(v) for v in grid.iloc[0]]  # a blank name stays blank
+    with SheetWriter(path, encoding=dialect.encoding, delimiter=dialect.delimiter, newline=dialect.newline,
+                     header_row=header_row) as writer:
+        writer._above = _text_above(path, dialect.encoding, header_row)
+        writer.sheet(path.stem, as_read)
+        writer.write(grid.iloc[1:].set_axis(as_read, axis=1))
+
+
+def _text_above(path: Path, encoding: str, header_row: int) -> str:
+    """The records above the header row, as the file has them (a quoted cell may span lines)."""
+    lines, quotes, records = [], 0, 0
+    with open(path, encoding=encoding, newline="") as f:
+        for line in f:
+            if records == header_row - 1:
+                break
+            lines.append(line)
+            quotes += line.count('"')
+            records += quotes % 2 == 0
+    return "".join(lines)
 
 
 def to_text(frame: pd.DataFrame) -> str:

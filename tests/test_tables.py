@@ -90,13 +90,15 @@ def test_sample_xlsx_reads_like_the_csv():
 # --- writing ---------------------------------------------------------------------------------
 
 
-HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1", "\r=1"]
-HARMLESS = ["+44 20 7946 0958", "-12.5", "plain", ""]
+HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1", "\r=1",
+           "+44 20 7946 0958", "'hello"]  # Excel evaluates a phone number as a formula; an apostrophe is doubled
+HARMLESS = ["-12.5", "+3", "1e5", "plain", ""]
 
 
 def test_escape_formula():
     assert [tables.escape_formula(v) for v in HOSTILE] == ["'" + v for v in HOSTILE]
     assert [tables.escape_formula(v) for v in HARMLESS] == HARMLESS
+    assert [tables.unescape_formula(tables.escape_formula(v)) for v in HOSTILE + HARMLESS] == HOSTILE + HARMLESS
     assert tables.escape_formula(5) == 5
 
 
@@ -108,8 +110,9 @@ def frame() -> pd.DataFrame:
 def test_write_csv_is_formula_safe(tmp_path):
     tables.write(frame(), tmp_path / "out.csv")
     text = (tmp_path / "out.csv").read_text(encoding="utf-8")
-    assert "'=HYPERLINK" in text and ",+44 20 7946 0958" in text
-    assert tables.read(tmp_path / "out.csv").frame.loc[2, "Price"] == "52000"
+    assert "'=HYPERLINK" in text and ",'+44 20 7946 0958" in text
+    back = tables.read(tmp_path / "out.csv").frame
+    assert back.loc[2, "Price"] == "52000" and back["Note"].tolist() == [HOSTILE[0], "+44 20 7946 0958"]
 
 
 def test_write_xlsx_styled_frozen_filtered_and_safe(tmp_path):
@@ -196,7 +199,8 @@ def test_sheet_writer_streams_csv_chunks_formula_safe(tmp_path):
         assert not path.exists()  # nothing at the target until the block ends
     back = tables.read(path)
     assert back.delimiter == ";" and list(back.frame["VIN"]) == ["V1", "V2", "V3", "V4"]
-    assert back.frame.loc[2, "Note"] == "'=HYPERLINK(\"http://x\")" and back.frame.loc[5, "Note"] == "+44 20 7946 0958"
+    assert back.frame.loc[2, "Note"] == "=HYPERLINK(\"http://x\")" and back.frame.loc[5, "Note"] == "+44 20 7946 0958"
+    assert "'=HYPERLINK" in path.read_text(encoding="utf-8")  # neutralised in the file, removed on reading
     assert writer.rows == 4 and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
@@ -210,7 +214,8 @@ def test_sheet_writer_streams_xlsx_chunks_styled_and_safe(tmp_path):
     assert ws["A1"].font.bold and ws["C1"].fill.fgColor.rgb.endswith("305496")
     assert ws.column_dimensions["B"].width > ws.column_dimensions["A"].width >= 8  # fitted to the first chunk
     assert ws["B2"].value == '=HYPERLINK("http://x")' and ws["B2"].data_type == "s"  # text, never a formula
-    assert ws["B4"].value == "bellring"
+    assert ws["B4"].value == "bell_x0007_ring"  # as Excel stores a control character: it reads back as written
+    assert tables.read(path).frame.loc[4, "Note"] == "bell\x07ring"
     assert ws["C2"].value == dt.datetime(2026, 1, 15, 13, 30) and ws["C4"].value == dt.datetime(2026, 1, 15, 13, 30)
     assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]
 
