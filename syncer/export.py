@@ -21,6 +21,7 @@ from syncer.errors import InputError
 
 RECORD_ID_COLUMN = "Record ID"
 CHUNK_RECORDS = 10_000  # rows converted and written at a time: pandas' per-call cost vs memory
+MAX_CONDITIONS = 5  # HubSpot's 6 filters per search group, less the one that pages past 10,000 results
 
 # `year >= 2020`, `color = red`, `make in Ford,BMW`, `price between 1000 5000`, `owner is set`
 _CONDITION = re.compile(
@@ -46,7 +47,8 @@ def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable
            on_progress: Callable[[int], None] | None = None,
            chunk_records: int = CHUNK_RECORDS) -> ExportSummary:
     """Write the mapping's object to `out` (.xlsx or .csv). `where`: conditions such as
-    `year >= 2020` (AND-ed), sent as search filters; without them every record is listed.
+    `year >= 2020`, AND-ed with each other and with the mapping's `where`, sent as search filters;
+    without any, every record is listed.
     `on_progress` receives the number of records written so far, after each chunk of
     `chunk_records`."""
     m = mapping.load(mapping_path)
@@ -59,9 +61,14 @@ def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable
     problems = [p for p in mapping.check(m, properties) if p.key != "columns" or "id property" not in p.message]
     if problems:
         raise InputError("the mapping does not fit the portal:\n" + "\n".join(f"  {p}" for p in problems))
-    filters = [parse_condition(c, m, properties) for c in where]
+    filters = conditions(m, properties, where)
     if filters and archived:
-        raise InputError("--where and --archived cannot be combined: HubSpot's search never returns archived records")
+        given = "--where" if not m.where else f"{m.path.name}'s where" + (" and --where" if where else "")
+        raise InputError(f"{given} and --archived cannot be combined: HubSpot's search never returns archived records")
+    if len(filters) > MAX_CONDITIONS:
+        raise InputError(f"{len(filters)} conditions ({m.path.name}'s where and --where together), more than the "
+                         f"{MAX_CONDITIONS} HubSpot's search leaves room for (6 filters per group, one of them for "
+                         'paging); join conditions on one property, e.g. "year between 2020 2024"')
     names = _exported_properties(m, properties, all_properties)
     if filters:
         records = client.search(object_type, filters=filters, properties=names)
@@ -70,14 +77,29 @@ def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable
     columns = export_columns(m, names)
     written = 0
     sheet_name = m.sheet if isinstance(m.sheet, str) else "Sheet1"
-    with tables.SheetWriter(out, columns, sheet_name=sheet_name) as writer:
+    with tables.SheetWriter(out, columns, sheet_name=sheet_name, header_row=m.header_row) as writer:
         for chunk in _chunks(records, chunk_records):
-            writer.write(record_cells(chunk, m, properties, names, client, object_type,
-                                      text_dates=writer.is_csv))
+            cells = record_cells(chunk, m, properties, names, client, object_type, text_dates=writer.is_csv)
+            _refuse_unwritable(cells, out, m, m.header_row + 1 + written)
+            writer.write(cells)
             written += len(chunk)
             if on_progress:
                 on_progress(written)
     return ExportSummary(out, written, columns, getattr(client, "calls", 0) - calls)
+
+
+def _refuse_unwritable(cells: pd.DataFrame, out: Path, m: mapping.Mapping, first_row: int) -> None:
+    """InputError naming each record and property whose value `out` cannot hold (text longer than
+    an Excel cell), before the export's file exists: nothing is written cut."""
+    found = tables.unwritable(cells, out, first_row=first_row)
+    if not found:
+        return
+    property_of = {column: spec.property for column, spec in m.columns.items()}
+    lines = [f"  record {cells[RECORD_ID_COLUMN].iloc[e.row - first_row]}, {property_of.get(e.column, e.column)} "
+             f"(row {e.row}, column \"{e.column}\"): {e.message}" for e in found[:10]]
+    more = [f"  and {len(found) - 10} more"] if len(found) > 10 else []
+    raise InputError("\n".join([f"{out.name}: {len(found)} value(s) cannot be written into this file whole; "
+                                 "nothing was written:", *lines, *more]))
 
 
 def _exported_properties(m: mapping.Mapping, properties: list[dict], all_properties: bool) -> list[str]:
@@ -150,49 +172,59 @@ def association_cells(ids: list[str], spec: mapping.AssociationSpec, client, obj
 # --- conditions ----------------------------------------------------------------------------------
 
 
-def parse_condition(text: str, m: mapping.Mapping, properties: list[dict]) -> dict:
+def conditions(m: mapping.Mapping, properties: list[dict], where: Iterable[str] = ()) -> list[dict]:
+    """The search filters of the mapping's `where` and then of `where` (export's --where), AND-ed.
+    A bad one in the mapping is an InputError naming the file, its place and the condition."""
+    found = [parse_condition(text, m, properties, origin=f"{m.path.name}: where[{i}]")
+             for i, text in enumerate(m.where)]
+    return found + [parse_condition(text, m, properties) for text in where]
+
+
+def parse_condition(text: str, m: mapping.Mapping, properties: list[dict], *, origin: str = "--where") -> dict:
     """`property OP value` → a HubSpot search filter; the property may be named by its sheet column.
-    Values are converted as cells are (labels to option values, dates to ISO)."""
+    Values are converted as cells are (labels to option values, dates to ISO). `origin` names where
+    the condition was written, for messages (`--where`, or `cars.yaml: where[0]`)."""
+    label = f'{origin} "{text}"'
     match = _CONDITION.match(text)
     if not match:
-        raise InputError(f'--where "{text}": write it as PROPERTY OPERATOR VALUE, e.g. "year >= 2020", '
+        raise InputError(f'{label}: write it as PROPERTY OPERATOR VALUE, e.g. "year >= 2020", '
                          '"make in Ford,BMW", "price between 1000 5000" or "owner is set"')
     name, op = match["name"].strip(), " ".join(match["op"].lower().split())
     operator = _OPERATORS[op]
-    prop, spec = _named_property(text, name, m, properties)
+    prop, spec = _named_property(label, name, m, properties)
     found = {"propertyName": prop["name"], "operator": operator}
     value = (match["value"] or "").strip()
     if operator in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
         return found
     if not value:
-        raise InputError(f'--where "{text}": {op} needs a value')
+        raise InputError(f'{label}: {op} needs a value')
     if operator in ("IN", "NOT_IN"):
-        found["values"] = [_operand(text, v.strip(), prop, spec) for v in value.split(",") if v.strip()]
+        found["values"] = [_operand(label, v.strip(), prop, spec) for v in value.split(",") if v.strip()]
         if values.kind(prop) == "string":  # HubSpot matches IN on text only against lower-case values
             found["values"] = [v.lower() for v in found["values"]]
     elif operator == "BETWEEN":
         parts = value.replace(" and ", " ").split()
         if len(parts) != 2:
-            raise InputError(f'--where "{text}": between needs two values, e.g. "price between 1000 5000"')
-        found["value"], found["highValue"] = (_operand(text, p, prop, spec) for p in parts)
+            raise InputError(f'{label}: between needs two values, e.g. "price between 1000 5000"')
+        found["value"], found["highValue"] = (_operand(label, p, prop, spec) for p in parts)
     else:
-        found["value"] = value if operator == "CONTAINS_TOKEN" else _operand(text, value, prop, spec)
+        found["value"] = value if operator == "CONTAINS_TOKEN" else _operand(label, value, prop, spec)
     return found
 
 
-def _named_property(text: str, name: str, m: mapping.Mapping, properties: list[dict]):
+def _named_property(label: str, name: str, m: mapping.Mapping, properties: list[dict]):
     by_name = {p["name"]: p for p in properties}
     spec = m.columns.get(name) or next((s for s in m.columns.values() if s.property == name), None)
     prop = by_name.get(spec.property if spec else name)
     if prop is None:
         hint = mapping.closest(name, [*m.columns, *by_name])
-        raise InputError(f'--where "{text}": no column or property "{name}"'
+        raise InputError(f'{label}: no column or property "{name}"'
                          + (f'; did you mean "{hint}"?' if hint else ""))
     return prop, spec
 
 
-def _operand(text: str, value: str, prop: dict, spec) -> str:
+def _operand(label: str, value: str, prop: dict, spec) -> str:
     converted = values.convert(pd.Series([value], dtype=object), prop, spec)
     if converted.messages.iloc[0]:
-        raise InputError(f'--where "{text}": {converted.messages.iloc[0]}')
+        raise InputError(f'{label}: {converted.messages.iloc[0]}')
     return converted.canonical.iloc[0]

@@ -8,8 +8,14 @@ holds its base values, which is why unchanged rows cost no API call.
 
 Whole records: a record new in HubSpot is appended to the sheet; a record archived in HubSpot is
 marked on its row (a conflict if the row was edited since); a row deleted from the sheet archives
-its record in mirror mode only (a conflict if the record changed in HubSpot since). Keys new to
-the sheet and the first sync have no base: the sheet is pushed, blanks are filled from HubSpot.
+its record in mirror mode only (a conflict if the record changed in HubSpot since), and otherwise
+stays out of the sheet, the record kept in the base. Keys new to the sheet and the first sync have
+no base: the sheet is pushed, blanks are filled from HubSpot.
+
+"New in HubSpot" is the caller's word: every `remote` record that neither the sheet nor the base
+has is appended, so the caller passes only those that belong to the sheet (sync passes records
+created since the last sync that match the mapping's `where`; one created earlier never belonged,
+its row perhaps deleted before the first sync).
 
 Any column of `local` besides the id property merges as a property, so an association column
 (`assoc:<column>`, its value the target's display value such as the owner's email) merges like one.

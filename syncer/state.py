@@ -36,7 +36,8 @@ TARGET_PREFIX = "target:"
 class Snapshot:
     """`records`: index = key; columns record_id, archived (bool), updated_at, then one per property
     and association pseudo-property (str or None), and target:<column> per association column.
-    `meta`: since_ms, mapping_digest, object_type {object_type_id, name, fully_qualified_name},
+    `meta`: since_ms, first_sync_ms (when the first sync began), mapping_digest, object_type
+    {object_type_id, name, fully_qualified_name},
     definitions (the mapped properties'), links (see sync.Link)."""
 
     records: pd.DataFrame

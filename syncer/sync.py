@@ -23,14 +23,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from syncer import execute, jobs, mapping, merge, plan, state, tables, values
+from syncer import execute, jobs, mapping, merge, plan, report, state, tables, values
 from syncer.errors import InputError
-from syncer.export import sheet_cells
+from syncer.export import conditions, sheet_cells
 
 DEFAULT_MARGIN_SECONDS = 120.0  # HubSpot's search index lags writes by seconds; clocks drift
 STATUS_COLUMN = "sync_status"
@@ -53,11 +54,12 @@ class SyncResult:
     calls: int = 0
     push_plan: plan.Plan | None = None
     sheet_changed: bool = False  # saved by someone else meanwhile: not written into, snapshot kept
+    held: list[tables.CellError] = field(default_factory=list)  # HubSpot values the sheet cannot hold
 
     @property
     def exit_code(self) -> int:
         failed = self.results is not None and self.results.exit_code != 0
-        return 1 if len(self.conflicts) or failed or self.errors or self.sheet_changed else 0
+        return 1 if len(self.conflicts) or failed or self.errors or self.held or self.sheet_changed else 0
 
 
 @dataclass(frozen=True)
@@ -103,17 +105,19 @@ Approve = Callable[[plan.Plan, list[str]], None]
 def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, prefer: str | None = None,
          margin_seconds: float = DEFAULT_MARGIN_SECONDS, allow_mass_archive: bool = False,
          approve: Approve | None = None, on_progress=None, should_stop=lambda: False,
-         full: bool = False) -> SyncResult:
+         full: bool = False, allow_numeric_keys: bool = False) -> SyncResult:
     """Reconcile the mapping's sheet and HubSpot; see the module docstring.
 
     `full` reads every record and its links instead of those HubSpot reports changed (about
     records/100 calls more): it finds what the search cannot, such as a re-link made only in
-    HubSpot, which does not mark its record changed.
+    HubSpot, which does not mark its record changed. `allow_numeric_keys`: create records for
+    new digit-only keys even where HubSpot has the key with leading zeros (see values.lost_zeros).
 
     `approve(plan, reasons)` is called before anything is written when the run would archive
     records or use more than the mapping's sync.max_daily_share of the daily allowance; it raises
-    (InputError) to stop the run with nothing changed. `on_progress` and `should_stop` go to the
-    executor (execute.Progress events; a stop leaves unsent rows for the next run).
+    (InputError without a terminal, Cancelled on a no) to stop the run with nothing changed.
+    `on_progress` and `should_stop` go to the executor (execute.Progress events; a stop leaves
+    unsent rows for the next run).
     """
     if prefer not in (None, merge.SHEET, merge.HUBSPOT):
         raise InputError(f"prefer must be sheet or hubspot, not {prefer!r}")
@@ -128,14 +132,15 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     started_ms = int(time.time() * 1000)
     changed, archived_ids = _remote_changes(prepared, client, snapshot, prepared.mapped_properties, margin_seconds,
                                             full)
-    merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer, full)
+    merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer, full,
+                                          allow_numeric_keys)
     if cached is not None and (reads.records or any(merged.counts.values()) or errors):
         # Something will be written: check it against the portal's definitions as they are now.
         fresh = client.properties(prepared.object_type)
         if _definitions(prepared, fresh) != cached:
             prepared = _prepare(m, client, source, snapshot, fresh)
             merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer,
-                                                  full)
+                                                  full, allow_numeric_keys)
     base = _base(snapshot, _columns(prepared, links))
     _check_archive_share(merged, base, m, allow_mass_archive)
     built = results = None
@@ -152,15 +157,18 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     next_base = _settle(_with_reads(merged.base, links, reads, pushed, snapshot), snapshot, results)
     # A conflict keeps the base, not HubSpot's values: no updatedAt may vouch for that record.
     next_base.loc[next_base.index.isin(merged.conflicts["key"]), "updated_at"] = None
+    edits = _sheet_edits(prepared, merged, links)
+    next_base = _hold(next_base, edits.held, snapshot)
     result = SyncResult(prepared.table.path, snapshot_path, snapshot is None, merged.counts, merged.conflicts,
-                        results, errors, 0, built)
+                        results, errors, 0, built, held=[error for error, _, _ in edits.held])
     if _edits_sheet(merged) and tables.file_digest(prepared.table.path) != prepared.table.digest:
         # Saved meanwhile (in Excel, say): its rows may have moved, so nothing goes into it, and the
         # snapshot stays as it was, so the next sync finds this run's pulls again.
         result.sheet_changed = True
     else:
-        _write_sheet(prepared, merged, links)
-        state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms)), snapshot_path)
+        _write_sheet(prepared, edits, merged.conflicts)
+        first_sync_ms = started_ms if snapshot is None else snapshot.meta.get("first_sync_ms")
+        state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms, first_sync_ms)), snapshot_path)
     result.calls = getattr(client, "calls", 0) - calls
     return result
 
@@ -169,9 +177,9 @@ def _edits_sheet(merged: merge.Merge) -> bool:
     return bool(merged.pulls or len(merged.appends) or merged.marks or len(merged.conflicts))
 
 
-def _meta(prepared: jobs.Prepared, links: list[Link], started_ms: int) -> dict:
+def _meta(prepared: jobs.Prepared, links: list[Link], started_ms: int, first_sync_ms: int | None) -> dict:
     m, object_type = prepared.mapping, prepared.object_type
-    return {"since_ms": started_ms, "object": m.object, "mapping_digest": m.digest,
+    return {"since_ms": started_ms, "first_sync_ms": first_sync_ms, "object": m.object, "mapping_digest": m.digest,
             "definitions": _definitions(prepared, prepared.properties),
             "links": [link.cached() for link in links],
             "object_type": {"object_type_id": object_type.object_type_id, "name": object_type.name,
@@ -188,10 +196,12 @@ def _base(snapshot: state.Snapshot | None, columns: list[str]) -> pd.DataFrame |
 
 
 def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed: dict, archived_ids: set,
-           prefer, full: bool = False) -> tuple[merge.Merge, pd.DataFrame, list, _Reads]:
+           prefer, full: bool = False, allow_numeric_keys: bool = False
+           ) -> tuple[merge.Merge, pd.DataFrame, list, _Reads]:
     """The merge of the sheet, the snapshot and HubSpot's changes, after reading the records of
     keys new to the sheet and the links of every record read (the only per-row reads a sync
-    makes). Returns it, the rows it used, the row errors and what was read."""
+    makes). Returns it, the rows it used, the row errors and what was read. A new key that looks
+    like one a spreadsheet stripped of its leading zeros is a row error unless `allow_numeric_keys`."""
     m = prepared.mapping
     names = prepared.mapped_properties
     base = _base(snapshot, _columns(prepared, links))
@@ -200,6 +210,8 @@ def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed
     found = dict(changed)
     if wanted:
         found |= client.batch_read(prepared.object_type, wanted, id_property=m.id_property, properties=names)
+        if not allow_numeric_keys:
+            local, held, errors = _without_lost_zeros(prepared, client, local, held, errors, wanted - set(found))
     remote = jobs.remote_frame(found, names, prepared.properties)
     if not full:  # a full sync reads every record's links, since a re-link changes no updatedAt
         remote = remote.drop(index=_seen(remote, snapshot, [n for n in names if n != m.id_property], m.digest))
@@ -212,6 +224,23 @@ def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed
                          held_keys=held, mirror=m.sync.mode == "mirror", prefer=prefer,
                          blank_cells=m.sync.blank_cells)
     return merged, local, errors, reads
+
+
+def _without_lost_zeros(prepared: jobs.Prepared, client, local: pd.DataFrame, held: set, errors: list,
+                        missing: set) -> tuple[pd.DataFrame, set, list]:
+    """The rows, held keys and errors with the rows whose new key lost its leading zeros held
+    back (values.lost_zeros): a sync would create a duplicate of the padded record."""
+    m = prepared.mapping
+    id_prop = next((p for p in prepared.properties if p["name"] == m.id_property), None)
+    keys = local[m.id_property]
+    lost = values.lost_zeros(keys[keys.isin(missing)], id_prop, lambda wanted: set(client.batch_read(
+        prepared.object_type, wanted, id_property=m.id_property))) if id_prop and missing else {}
+    if not lost:
+        return local, held, errors
+    errors = errors + [tables.CellError(prepared.table.path, row, m.id_column, keys[row], message)
+                       for row, message in lost.items()]
+    return (local.drop(index=list(lost)), held | {keys[row] for row in lost},
+            sorted(errors, key=lambda e: (e.row, e.column)))
 
 
 def _seen(remote: pd.DataFrame, snapshot, properties: list[str], mapping_digest: str) -> pd.Index:
@@ -306,20 +335,79 @@ def _usable_rows(prepared: jobs.Prepared, links: list[Link]) -> tuple[pd.DataFra
 
 
 def _remote_changes(prepared, client, snapshot, names, margin_seconds, full) -> tuple[dict, set[str]]:
-    """Key → record for records modified in HubSpot since the last sync began (less the margin),
-    or for every record when `full`, and the ids HubSpot has archived. Nothing to ask before the
-    first sync."""
+    """Key → record for the records this sync merges, and the ids HubSpot has archived.
+
+    The records are those HubSpot reports modified since the last sync began, less the margin (or,
+    when `full`, every record), that belong to the sheet (see _belongs). The mapping's `where`
+    narrows the search; it is checked even before the first sync, which asks for nothing else, so
+    a bad condition stops any sync before anything is sent."""
+    filters = _where_filters(prepared, client)
     if snapshot is None:
         return {}, set()
     since = int(snapshot.meta["since_ms"] - margin_seconds * 1000)
     m = prepared.mapping
-    found = client.list_records(prepared.object_type, properties=names) if full else \
-        client.search(prepared.object_type, properties=names, sorts=["hs_lastmodifieddate"],
-                      filters=[{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": str(since)}])
-    changed = {r.properties.get(m.id_property): r for r in found}
-    changed.pop(None, None)
+    modified = [{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": str(since)}, *filters]
+    if full:
+        found = client.list_records(prepared.object_type, properties=names)
+        # Every record is read, so a row whose record left the where is refreshed too; only the
+        # search tells which new records match.
+        matching = {r.id for r in client.search(prepared.object_type, filters=modified)} if filters else None
+    else:
+        found = client.search(prepared.object_type, properties=names, sorts=["hs_lastmodifieddate"],
+                              filters=modified)
+        matching = None
+    known = set(snapshot.records.index) | set(prepared.local.frame[m.id_property].dropna())
+    # Nothing created before the first sync began is new to the sheet: the margin looks back for
+    # search lag, never past the sheet's own start.
+    created_after = max(since, snapshot.meta.get("first_sync_ms") or since)
+    changed = {r.properties.get(m.id_property): r for r in found
+               if _belongs(r, m.id_property, known, created_after, matching)}
     archived = {r.id for r in client.list_records(prepared.object_type, archived=True)}
     return changed, archived
+
+
+def _belongs(record, id_property: str, known: set, since_ms: int, matching: set | None) -> bool:
+    """Whether a record HubSpot reports changed is the sheet's: its key is in the sheet or the
+    snapshot, or it was created after `since_ms` (the last sync's search began, less the margin
+    for index lag) and, when the search could not say so itself (`matching`), matches the where.
+    Anything else never belonged: a row deleted before the first sync, or a record outside the
+    where an export left out; it is not appended, pushed, archived or kept in the snapshot."""
+    key = record.properties.get(id_property)
+    if key is None:
+        return False
+    if key in known:
+        return True
+    created = _created_ms(record)
+    return (created is None or created > since_ms) and (matching is None or record.id in matching)
+
+
+def _created_ms(record) -> int | None:
+    """When HubSpot created the record, in epoch ms: its createdAt, else its create-date property
+    (hs_createdate; createdate on contacts and companies). None if HubSpot sent neither: such a record
+    is taken as new, as before this rule."""
+    text = record.created_at or record.properties.get("hs_createdate") or record.properties.get("createdate")
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (when.replace(tzinfo=when.tzinfo or timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _where_filters(prepared: jobs.Prepared, client) -> list[dict]:
+    """The mapping's `where` as search filters (InputError naming the file and the condition). A
+    re-sync knows only the mapped properties' definitions (from the snapshot): a condition on
+    another property costs one properties call."""
+    m = prepared.mapping
+    if not m.where:
+        return []
+    try:
+        return conditions(m, prepared.properties)
+    except InputError:
+        return conditions(m, client.properties(prepared.object_type))
 
 
 def _check_archive_share(merged: merge.Merge, base, m: mapping.Mapping, allowed: bool) -> None:
@@ -501,13 +589,28 @@ def _settle(next_base: pd.DataFrame, snapshot, results) -> pd.DataFrame:
 # --- writing into the sheet ---------------------------------------------------------------------
 
 
-def _write_sheet(prepared: jobs.Prepared, merged: merge.Merge, links: list[Link]) -> None:
-    """Pulled cells, new rows and archive marks into the sheet; an association cell shows the
-    target's display value as it is."""
+@dataclass
+class _SheetEdits:
+    """What a sync writes into the sheet: cells by (row, column), appended rows, added columns,
+    and the cells held back because the file cannot hold them (each with its record's key and
+    property)."""
+
+    cells: dict[tuple[int, str], object]
+    appended: list[dict]
+    add_columns: list[str]
+    held: list[tuple[tables.CellError, str, str]]
+
+
+def _sheet_edits(prepared: jobs.Prepared, merged: merge.Merge, links: list[Link]) -> _SheetEdits:
+    """Pulled cells, new rows and archive marks as the sheet shows them (an association cell
+    shows the target's display value), less the cells the file cannot hold (Excel's 32,767
+    characters, a character a CSV's encoding lacks): those are held back, never written cut."""
     m, table = prepared.mapping, prepared.table
     is_csv = table.path.suffix.lower() in tables.CSV_SUFFIXES
     column_of = {spec.property: column for column, spec in m.columns.items()} | {l.name: l.column for l in links}
+    property_of = {column: prop for prop, column in column_of.items()}
     cells: dict[tuple[int, str], object] = {}
+    held: list[tuple[tables.CellError, str, str]] = []
     if merged.pulls:
         rows = sorted({row for row, _ in merged.pulls})
         frame = pd.DataFrame(None, index=rows, columns=prepared.mapped_properties, dtype=object)
@@ -517,24 +620,76 @@ def _write_sheet(prepared: jobs.Prepared, merged: merge.Merge, links: list[Link]
         natural = sheet_cells(frame, m, prepared.properties, text_dates=is_csv)
         cells.update({(row, column_of[prop]): natural.at[row, column_of[prop]] if prop in frame else value
                       for (row, prop), value in merged.pulls.items()})
+        keys = prepared.local.frame[m.id_property]
+        for error in _unwritable_cells(table, cells):
+            del cells[(error.row, error.column)]
+            held.append((error, keys[error.row], property_of[error.column]))
     cells.update({(row, STATUS_COLUMN): ARCHIVED_MARK for row in merged.marks})
     appended = []
     if len(merged.appends):
         natural = sheet_cells(merged.appends, m, prepared.properties, text_dates=is_csv)
         for link in links:
             natural[link.column] = merged.appends[link.name].to_numpy(dtype=object)
-        appended = [{c: v for c, v in row.items() if v is not None} for row in natural.to_dict("records")]
-    add_columns = [STATUS_COLUMN] if merged.marks else []
-    if is_csv:
-        if cells or appended:
-            tables.edit_workbook(table.path, header_row=m.header_row, cells=cells, append_rows=appended,
-                                 add_columns=add_columns)
-        _write_conflicts_file(table.path, merged.conflicts)
+        first = int(table.frame.index.max()) + 1 if len(table.frame) else m.header_row + 1
+        keys = list(natural.index)
+        numbered = natural.set_axis(range(first, first + len(natural)))
+        for error in tables.unwritable(numbered, table.path, encoding=table.encoding, first_row=None):
+            numbered.at[error.row, error.column] = None
+            held.append((error, keys[error.row - first], property_of[error.column]))
+        appended = [{c: v for c, v in row.items() if v is not None} for row in numbered.to_dict("records")]
+    held = [(_held_error(error, f"{m.id_property} {key}, {prop}"), key, prop) for error, key, prop in held]
+    return _SheetEdits(cells, appended, [STATUS_COLUMN] if merged.marks else [], held)
+
+
+def _unwritable_cells(table: tables.Table, cells: dict[tuple[int, str], object]) -> list[tables.CellError]:
+    rows = sorted({row for row, _ in cells})
+    columns = list(dict.fromkeys(column for _, column in cells))
+    frame = pd.DataFrame(None, index=rows, columns=columns, dtype=object)
+    for (row, column), value in cells.items():
+        frame.at[row, column] = value
+    return tables.unwritable(frame, table.path, encoding=table.encoding, first_row=None)
+
+
+def _held_error(error: tables.CellError, record: str) -> tables.CellError:
+    return tables.CellError(error.path, error.row, error.column, values.short_value(error.value),
+                            f"HubSpot's value of {record} is not written into the sheet: {error.message}. "
+                            "HubSpot keeps its value and this cell is left as it was")
+
+
+def _hold(next_base: pd.DataFrame, held: list, snapshot) -> pd.DataFrame:
+    """The next snapshot with each held cell's old agreed value (none for a new record), so no
+    later sync reads the sheet's cell as an edit to push, and HubSpot's value shows again as a
+    change when that record is next read."""
+    old = snapshot.records if snapshot is not None else None
+    for _, key, prop in held:
+        if key in next_base.index and prop in next_base.columns:
+            known = old is not None and key in old.index and prop in old.columns
+            next_base.at[key, prop] = old.at[key, prop] if known else None
+            next_base.at[key, "updated_at"] = None
+    return next_base
+
+
+def _write_sheet(prepared: jobs.Prepared, edits: _SheetEdits, conflicts: pd.DataFrame) -> None:
+    """The edits into the sheet, and the conflicts beside it (a CSV) or on their own sheet."""
+    m, table = prepared.mapping, prepared.table
+    if table.path.suffix.lower() in tables.CSV_SUFFIXES:
+        if edits.cells or edits.appended:
+            tables.edit_workbook(table.path, header_row=m.header_row, cells=edits.cells, append_rows=edits.appended,
+                                 add_columns=edits.add_columns)
+        _write_conflicts_file(table.path, conflicts)
     else:  # one save: the edits and the Conflicts sheet, written while conflicts remain, removed after
-        conflicts = merged.conflicts if len(merged.conflicts) else None
-        tables.edit_workbook(table.path, sheet=m.sheet, header_row=m.header_row, cells=cells,
-                             append_rows=appended, add_columns=add_columns,
-                             replace_sheets={CONFLICTS_SHEET: conflicts})
+        tables.edit_workbook(table.path, sheet=m.sheet, header_row=m.header_row, cells=edits.cells,
+                             append_rows=edits.appended, add_columns=edits.add_columns,
+                             replace_sheets={CONFLICTS_SHEET: _readable(conflicts) if len(conflicts) else None})
+
+
+def _readable(conflicts: pd.DataFrame) -> pd.DataFrame:
+    """The conflicts as a person reads them on the Conflicts sheet (never read back)."""
+    shown = conflicts.copy()
+    for side in ("base", "sheet", "hubspot"):
+        if side in shown:
+            shown[side] = shown[side].map(report.fit_cell)
+    return shown
 
 
 def conflicts_path(source: Path) -> Path:

@@ -522,10 +522,11 @@ def association_keys(cells: pd.Series, match: str) -> pd.Series:
 def _cell_errors(table: Table, column: str, messages: pd.Series) -> list[CellError]:
     bad = messages.dropna()
     raw = table.frame.loc[bad.index, column]
-    return [CellError(table.path, int(row), column, _short_value(raw[row]), message) for row, message in bad.items()]
+    return [CellError(table.path, int(row), column, short_value(raw[row]), message) for row, message in bad.items()]
 
 
-def _short_value(value: Any) -> Any:
+def short_value(value: Any) -> Any:
+    """A long text cut to 200 characters for messages and reports."""
     return value[:200] + "…" if isinstance(value, str) and len(value) > 200 else value
 
 
@@ -725,9 +726,9 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
     if path is None:
         raise InputError(f"{m.path.name}: no source in the mapping; pass --source FILE")
     table = tables.read(path, sheet=m.sheet, header_row=m.header_row)
-    properties = _properties(properties, m.object)
+    lookup, properties = properties, _properties(properties, m.object)
     result = Validation(mapping=m, source=path, rows=len(table.frame))
-    result.problems = mapping_module.check(m, properties, table.header)
+    result.problems = mapping_module.check(m, properties, table.header) + association_problems(m, lookup)
     if table.frame.empty:
         result.problems.append(MappingProblem(m.path, "source", f"{path.name} has a header but no data rows"))
     local = canonicalize(table, m, properties)
@@ -746,6 +747,33 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
     return result
 
 
+def association_problems(m: Mapping, properties: PropertySource) -> list[MappingProblem]:
+    """Each association's target checked against the portal: an object type it lacks, or a `match`
+    property the target lacks or that is not unique (so a cell could not name one record). Needs
+    `properties` as a function object type → list; a plain list (one object's) checks nothing."""
+    if not callable(properties):
+        return []
+    problems = []
+    for number, spec in enumerate(m.associations):
+        key = f"associations[{number}]"
+        try:
+            target = {p["name"]: p for p in properties(spec.to)}
+        except InputError as exc:  # the portal has no such object type
+            problems.append(MappingProblem(m.path, f"{key}.to", str(exc)))
+            continue
+        prop = target.get(spec.match)
+        if prop is None:
+            hint = mapping_module.closest(spec.match, list(target))
+            problems.append(MappingProblem(m.path, f"{key}.match", f'object "{spec.to}" has no property '
+                                           f'"{spec.match}"' + (f'; did you mean "{hint}"?' if hint else "")))
+        elif not mapping_module.is_unique(prop, spec.to):
+            unique = [name for name, p in target.items() if mapping_module.is_unique(p, spec.to)]
+            problems.append(MappingProblem(m.path, f"{key}.match", f'"{spec.match}" is not a unique property of '
+                                           f'"{spec.to}" (hasUniqueValue), so a cell cannot name one record'
+                                           + (f"; unique properties: {', '.join(unique)}" if unique else "")))
+    return problems
+
+
 def _key_errors(table: Table, m: Mapping) -> list[CellError]:
     """Blank and repeated values in the id column: the planner could not match those rows."""
     column = m.id_column
@@ -762,16 +790,56 @@ def _key_errors(table: Table, m: Mapping) -> list[CellError]:
 
 
 def init_mapping(source: str | Path, properties: PropertySource, *, object_type: str, id_property: str | None = None,
-                 sheet: str | int | None = None, output: str | Path | None = None) -> mapping_module.Draft:
-    """A first mapping for `source` (see `mapping.draft`); `source` is written relative to `output`."""
+                 sheet: str | int | None = None, output: str | Path | None = None,
+                 header_row: int = 1) -> mapping_module.Draft:
+    """A first mapping for `source` (see `mapping.draft`); `source` is written relative to `output`.
+
+    `header_row` is the row holding the column names. A sheet none of whose columns matches a
+    property of the object raises InputError naming both, and the row the names seem to be on
+    when that is another (or when the header row is blank).
+    """
     from syncer import tables
 
     source = Path(source)
-    table = tables.read(source, sheet=sheet)
+
+    def names_row() -> int | None:
+        try:
+            return tables.guess_header_row(source, sheet=sheet)
+        except (InputError, OSError):
+            return None
+
+    try:
+        table = tables.read(source, sheet=sheet, header_row=header_row)
+    except InputError as exc:
+        found = names_row()
+        if found is None or found == header_row:
+            raise
+        raise InputError(f"{exc}; the column names look like they are on row {found}: "
+                         f"pass --header-row {found}") from None
     base = Path(output).resolve().parent if output else Path.cwd()
     relative = Path(_relative(source.resolve(), base)).as_posix()
-    return mapping_module.draft(table.header, _properties(properties, object_type), object_type=object_type, id_property=id_property,
-                                source=relative, sheet=table.sheet if isinstance(sheet, str) else None)
+    props = _properties(properties, object_type)
+    draft = mapping_module.draft(table.header, props, object_type=object_type, id_property=id_property,
+                                 source=relative, sheet=table.sheet if isinstance(sheet, str) else None,
+                                 header_row=header_row)
+    if draft.columns:
+        return draft
+    writable = sorted(p["name"] for p in props if not mapping_module._read_only(p))
+    found = names_row()
+    if found is None:
+        hint = f"row {header_row} looks like data, not column names: pass --header-row N with the row that holds them"
+    elif found != header_row:
+        hint = f"the column names look like they are on row {found}: pass --header-row {found}"
+    else:
+        hint = f'check that the sheet holds "{object_type}" records (--object), or write the mapping by hand'
+
+    def listed(names: list[str], most: int = 25) -> str:
+        return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+    columns = listed([f'"{c}"' for c in table.header])
+    raise InputError(f'{source.name}: no column of the sheet matches a property of "{object_type}", so there is '
+                     f"nothing to map; {hint}.\n  the sheet's columns (row {header_row}): {columns}\n"
+                     f"  the properties of {object_type}: {listed(writable)}")
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -173,3 +173,20 @@ def test_digit_keys_with_no_padded_twin_are_created_as_usual(run, small):
     write_sheet(sheet, rows)
     document = json.loads(run("plan", "mappings/cars.yaml", "--json").stdout)
     assert document["counts"]["create"] == 3 and document["counts"]["error"] == 0
+
+
+def test_sync_leaves_out_a_row_whose_key_lost_its_leading_zeros(run, small, client):
+    client.batch_upsert("2-3465404", [{"id": "0042", "idProperty": "vin", "properties": {"vin": "0042"}}],
+                        id_property="vin")
+    sheet = small / "sample_data" / "cars.csv"
+    rows = sheet_rows(sheet)
+    rows[0]["VIN"] = "42"
+    write_sheet(sheet, rows)
+    result = run("sync", "mappings/cars.yaml", "--json")
+    assert result.exit_code == 1
+    [error] = json.loads(result.stdout)["errors"]
+    assert error["row"] == 2 and "but 0042 is" in error["message"]
+    assert {r.properties["vin"] for r in client.list_records("2-3465404", properties=["vin"])} == \
+        {"0042", rows[1]["VIN"], rows[2]["VIN"]}
+    assert run("sync", "mappings/cars.yaml", "--allow-numeric-keys").exit_code == 0
+    assert "42" in {r.properties["vin"] for r in client.list_records("2-3465404", properties=["vin"])}
