@@ -13,18 +13,22 @@ import click
 from syncer import __version__, report
 from syncer.hubspot import HubSpotClient, PortalInfo
 from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, TOKEN_VAR, resolve_target
-from syncer.errors import InputError, SyncerError
+from syncer.errors import Cancelled, InputError, SyncerError
 from syncer.jobs import (apply_plan, build_plan, check_portal, load_plan, merge_results, over_budget,
                          retry_plan, save_plan, write_back)
-from syncer.plan import Mode, to_json as plan_to_json
+from syncer.plan import ActionKind, Mode, to_json as plan_to_json
 
 
 class _Group(click.Group):
-    """Turns every SyncerError into `Error: <message>` on stderr and the error's exit code."""
+    """Turns every SyncerError into `Error: <message>` on stderr and the error's exit code; a
+    cancellation (a no at a prompt) is no error: its message alone, and exit 4."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except Cancelled as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
         except SyncerError as exc:
             if ctx.meta.get("syncer.traceback"):
                 raise
@@ -219,16 +223,21 @@ def validate(mapping_file: str, source: str | None, base_url: str | None, token:
 @click.option("--object", "object_type", required=True, help="Object name, fully qualified name or objectTypeId.")
 @click.option("--id-property", help="Unique property matching rows to records. [default: the first unique one mapped]")
 @click.option("--sheet", help="xlsx only: the sheet to read. [default: the first]")
+@click.option("--header-row", type=click.IntRange(min=1), default=1, show_default=True,
+              help="The row holding the column names; rows above it are ignored.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the mapping here. [default: print it]")
 @portal_options
-def init(source: str, object_type: str, id_property: str | None, sheet: str | None, output: str | None,
-         base_url: str | None, token: str | None) -> None:
-    """Write a first mapping from a sheet's header and the portal's properties."""
+def init(source: str, object_type: str, id_property: str | None, sheet: str | None, header_row: int,
+         output: str | None, base_url: str | None, token: str | None) -> None:
+    """Write a first mapping from a sheet's header and the portal's properties.
+
+    Exit 2, naming the sheet's columns and the object's properties, when no column matches a property.
+    """
     from syncer import values
 
     with _lazy_properties(base_url, token) as properties:
         draft = values.init_mapping(source, properties, object_type=object_type, id_property=id_property,
-                                    sheet=sheet, output=output)
+                                    sheet=sheet, output=output, header_row=header_row)
     if output:
         Path(output).write_text(draft.text, encoding="utf-8")
         click.echo(f"Wrote {output}: {len(draft.columns)} columns mapped.", err=True)
@@ -275,17 +284,34 @@ def _run_options(command):
     return click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")(command)
 
 
-@cli.command("plan")
+class _PlanCommand(click.Command):
+    """Under --detailed-exitcode, 2 means "changes present": a usage error there exits 1, as any error does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        detailed = "--detailed-exitcode" in args  # before parsing, which consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            if detailed:
+                exc.exit_code = 1
+            raise
+
+
+@cli.command("plan", cls=_PlanCommand)
 @click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
 @_plan_options
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as JSON, for `syncer apply`.")
 @click.option("--review", type=click.Path(dir_okay=False), help="Write a review workbook (.xlsx) to approve rows in.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document on stdout.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when there is nothing to do, 2 with changes, 1 on error.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there is nothing to do, 2 with changes, 1 on any error (error rows included).")
 @portal_options
 def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, allow_numeric_keys, out, review,
                  as_json, detailed_exitcode, base_url, token):
-    """Show what a push would change, without changing anything (a dry run)."""
+    """Show what a push would change, without changing anything (a dry run).
+
+    Exit 0, or 1 when rows have errors (they would not be sent); see --detailed-exitcode.
+    """
     try:
         with open_client(base_url, token) as client:
             built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
@@ -298,7 +324,10 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
         save_plan(built, out)
     if review:
         report.write_review(built, Path(review))
-    code = 2 if detailed_exitcode and built.has_changes else 0
+    if built.counts()[ActionKind.ERROR.value]:
+        code = 1  # rows that would not be sent: a script must not read this plan as all well
+    else:
+        code = 2 if detailed_exitcode and built.has_changes else 0
     if as_json:
         click.echo(json.dumps({"syncer_output": report.JSON_OUTPUT_VERSION, "command": "plan", "exit_code": code,
                                **plan_to_json(built)}, ensure_ascii=False, indent=1))
@@ -359,6 +388,9 @@ def apply_command(plan_file, yes, accept_cost, report_path, quiet, as_json, repl
     _finish("apply", built, results, report_path, False, as_json)
 
 
+CANCELLED = "Cancelled: nothing was sent to HubSpot."
+
+
 def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
     """Ask before applying; ask again when the run is costly. --yes answers the first question only."""
     if not built.has_changes:
@@ -366,18 +398,19 @@ def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
     costly = None if accept_cost else over_budget(built)
     if costly:
         _ask(f"{costly.capitalize()}. Apply anyway?", f"not applied: {costly}; pass --accept-cost to apply it anyway",
-             "not applied: cancelled at the prompt")
+             CANCELLED)
     if not yes:
         _ask("Apply these changes?", "not applying without confirmation: no terminal to ask on; pass --yes to apply",
-             "not applied: cancelled at the prompt")
+             CANCELLED)
 
 
 def _ask(question: str, refused: str, cancelled: str) -> None:
-    """Ask `question` on the terminal; without one, or on a no, stop with nothing changed (exit 2)."""
+    """Ask `question` on the terminal. Without one, stop with nothing changed (InputError, exit 2);
+    on a no, stop as cancelled (Cancelled, exit 4), with `cancelled` as the message."""
     if not sys.stdin.isatty():
         raise InputError(refused)
     if not click.confirm(question, default=False, err=True):
-        raise InputError(cancelled)
+        raise Cancelled(cancelled)
 
 
 def _apply_with_progress(built, client, *, quiet: bool, **options):
@@ -493,9 +526,12 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
               "without asking (for scripts).")
 @click.option("--full", is_flag=True, help="Read every record and its links, not only those HubSpot reports "
               "changed (about records/100 calls more): finds re-links made only in HubSpot.")
+@click.option("--allow-numeric-keys", is_flag=True,
+              help="Create records for digit-only keys even where HubSpot has the key with leading zeros (0001 for 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (other text goes to stderr).")
 @portal_options
-def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, full, as_json, base_url, token):
+def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, full, allow_numeric_keys, as_json,
+                 base_url, token):
     """Two-way sync: push sheet edits, pull HubSpot edits, report conflicts (see README).
 
     Asks before archiving records or using more than sync.max_daily_share of the daily allowance;
@@ -505,6 +541,7 @@ def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, 
 
     with open_client(base_url, token) as client, _write_progress("syncing", show=not as_json) as progress:
         result = sync(mapping_file, client, source=source, prefer=prefer, allow_mass_archive=allow_mass_archive,
+                      allow_numeric_keys=allow_numeric_keys,
                       margin_seconds=margin, full=full, approve=_sync_approval(yes), on_progress=progress.advance,
                       should_stop=progress.stop.is_set)
     click.echo(_render_sync(result), err=as_json)
@@ -537,6 +574,9 @@ def _render_sync(result) -> str:
             lines.append(f"Undo plan written to {result.results.meta['undo']}; revert these writes with: "
                          f"syncer apply {result.results.meta['undo']}")
     lines += [f"  {e}" for e in result.errors[:20]]
+    if result.held:
+        lines.append(f"Not written into {result.source.name} ({len(result.held)} cells; HubSpot keeps these values):")
+        lines += [f"  {e}" for e in result.held[:20]]
     if len(result.conflicts):
         lines.append("Conflicts (changed on both sides; settle with --prefer sheet|hubspot or edit the sheet):")
         lines += [f"  row {'-' if r.row is None or r.row != r.row else int(r.row)} {r.key} {r.property}: "

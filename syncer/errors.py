@@ -17,3 +17,9 @@ class PortalError(SyncerError):
     """The portal refused the run: authentication, scopes, unreachable. Exit 3."""
 
     exit_code = 3
+
+
+class Cancelled(SyncerError):
+    """A person answered no when asked to confirm: nothing was sent. Not an error; exit 4."""
+
+    exit_code = 4

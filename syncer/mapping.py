@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from syncer.errors import InputError
 
 
+MAX_WHERE = 4  # HubSpot's 6 filters per search group, less sync's hs_lastmodifieddate one and a paging one
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,6 +86,12 @@ class MappingFile(_Strict):
     header_row: int = Field(1, ge=1, description="Row holding the column names; rows above it are ignored.")
     columns: dict[str, ColumnSpec] = Field(description="Sheet column → property name, or → {property, ...options}.")
     associations: list[AssociationSpec] = Field(default_factory=list)
+    where: list[str] = Field(
+        default_factory=list, json_schema_extra={"maxItems": MAX_WHERE},
+        description='The records this sheet holds: conditions in `export --where` syntax, AND-ed, e.g. '
+        '["year >= 2020", "color in red,blue"]. export writes only matching records (with any --where); sync '
+        f"appends only new records that match. At most {MAX_WHERE} (HubSpot's search takes 6 filters per group; "
+        "sync adds its own two).")
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @field_validator("columns", mode="before")
@@ -91,6 +100,15 @@ class MappingFile(_Strict):
         if isinstance(columns, dict):
             return {str(k): ({"property": v} if isinstance(v, str) else v) for k, v in columns.items()}
         return columns
+
+    @field_validator("where")
+    @classmethod
+    def _few_conditions(cls, where: list[str]) -> list[str]:
+        if len(where) > MAX_WHERE:
+            raise ValueError(f"at most {MAX_WHERE} conditions (HubSpot's search takes 6 filters per group and "
+                             f"sync uses two), not {len(where)}; join conditions on one property, e.g. "
+                             '"year between 2020 2024" for "year >= 2020" and "year <= 2024"')
+        return where
 
     @model_validator(mode="after")
     def _one_column_per_property(self) -> MappingFile:
@@ -128,13 +146,21 @@ def json_schema() -> dict:
 # --- loading -----------------------------------------------------------------------------------
 
 
+MAX_MAPPING_BYTES = 1 << 20  # a mapping is a few KB: this bounds the work any file can ask for
+MAX_DEPTH = 32  # of nested YAML collections; a mapping needs 4
+MAX_VALUES = 100_000  # YAML values once aliases (*name) are expanded; a mapping holds a few hundred
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it: 10× faster
+
+
 def load(path: str | Path) -> Mapping:
-    """Read and validate a mapping file. Raises InputError listing every problem at once."""
+    """Read and validate a mapping file. Raises InputError listing every problem at once.
+
+    Hostile files are refused before they cost time: more than MAX_MAPPING_BYTES, collections
+    nested deeper than MAX_DEPTH, aliases that expand to more than MAX_VALUES values (a "billion
+    laughs"), or an alias inside the collection it names.
+    """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the mapping ({exc.strerror or exc})") from None
+    data = _read(path)
     text = _decode(path, data)
     tree, raw = _parse_yaml(path, text)
     try:
@@ -147,6 +173,21 @@ def load(path: str | Path) -> Mapping:
     return Mapping(**fields, path=path.resolve(), digest=hashlib.sha256(data).hexdigest())
 
 
+def _read(path: Path) -> bytes:
+    """The file's bytes, reading no more than one byte past MAX_MAPPING_BYTES."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_MAPPING_BYTES + 1)
+        if len(data) <= MAX_MAPPING_BYTES:
+            return data
+        size = max(path.stat().st_size, len(data))  # a device or a pipe has no size to stat
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the mapping ({exc.strerror or exc})") from None
+    said = f"{size:,} bytes" if size > len(data) else f"more than {MAX_MAPPING_BYTES:,} bytes"
+    raise InputError(f"{path}: {said} is too large for a mapping, which holds at most {MAX_MAPPING_BYTES:,} "
+                     "bytes (1 MiB; a mapping is a few KB): is this the right file?")
+
+
 def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -155,16 +196,64 @@ def _decode(path: Path, data: bytes) -> str:
 
 
 def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML's node tree (for the line numbers of messages) and its values, parsed once."""
     try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        _check_shape(path, text)
+        loader = _Loader(text)
+        try:
+            tree = loader.get_single_node()
+            raw = loader.construct_document(tree) if tree is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         raise InputError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except ValueError as exc:  # a value YAML's types cannot hold: a date 2024-13-45, an int of 5,000 digits
+        raise InputError(f"{path}: not valid YAML: {str(exc).split(';')[0]}") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the mapping must be a YAML mapping with keys object, id_property, columns")
     return tree, raw
+
+
+def _check_shape(path: Path, text: str) -> None:
+    """Refuse YAML whose nesting or aliases would make composing or validating it costly, from the
+    parser's event stream alone (which builds nothing and keeps no stack of Python calls)."""
+    sizes: list[int] = [0]  # values so far in each open collection, the stream's first
+    opened: list[str | None] = [None]  # the anchor of each open collection
+    anchored: dict[str, int] = {}  # anchor → values it stands for
+    total = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in opened:
+                raise InputError(f"{_at(path, event)}: the alias *{event.anchor} is inside the value it names")
+            grown = anchored.get(event.anchor, 1)
+        elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            grown = 1
+        else:
+            grown = 0
+        total += grown
+        if total > MAX_VALUES:
+            raise InputError(f"{_at(path, event)}: the mapping holds more than {MAX_VALUES:,} values once its "
+                             "aliases (*name) are expanded; a mapping holds a few hundred")
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(sizes) > MAX_DEPTH:
+                raise InputError(f"{_at(path, event)}: nested more than {MAX_DEPTH} levels deep; a mapping needs 4")
+            sizes.append(1)
+            opened.append(event.anchor)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            size, anchor = sizes.pop(), opened.pop()
+            sizes[-1] += size
+            if anchor:
+                anchored[anchor] = size
+        else:
+            sizes[-1] += grown
+            if isinstance(event, yaml.ScalarEvent) and event.anchor:
+                anchored[event.anchor] = 1
+
+
+def _at(path: Path, event: yaml.Event) -> str:
+    return f"{path}, line {event.start_mark.line + 1}" if event.start_mark else str(path)
 
 
 def _validation_message(path: Path, tree: yaml.Node | None, exc: ValidationError) -> str:
@@ -342,9 +431,9 @@ class Draft:
 
 
 def draft(header: list[str], properties: list[dict], *, object_type: str, id_property: str | None = None,
-          source: str | None = None, sheet: str | None = None) -> Draft:
+          source: str | None = None, sheet: str | None = None, header_row: int = 1) -> Draft:
     """Match each header to a writable property: exact name, then case-insensitive name or label,
-    then the closest name or label. Each property is used once."""
+    then the closest name or label. Each property is used once. `header_row` is written when not 1."""
     writable = [p for p in properties if not _read_only(p)]
     matches: dict[str, str] = {}
     for matcher in (_exact, _case_insensitive, _nearest):
@@ -357,7 +446,7 @@ def draft(header: list[str], properties: list[dict], *, object_type: str, id_pro
                 matches[column] = found
     ordered = {c: matches[c] for c in header if c in matches}
     id_property = id_property or _pick_id(ordered.values(), properties, object_type)
-    text = _draft_yaml(object_type, id_property, source, sheet, ordered)
+    text = _draft_yaml(object_type, id_property, source, sheet, ordered, header_row)
     return Draft(text=text, columns=ordered, unmatched=[c for c in header if c not in ordered])
 
 
@@ -387,12 +476,14 @@ def _pick_id(mapped, properties: list[dict], object_type: str) -> str:
     return next((n for n in mapped if n in unique), unique[0] if unique else "hs_object_id")
 
 
-def _draft_yaml(object_type, id_property, source, sheet, columns: dict[str, str]) -> str:
+def _draft_yaml(object_type, id_property, source, sheet, columns: dict[str, str], header_row: int = 1) -> str:
     doc: dict[str, Any] = {"object": object_type, "id_property": id_property}
     if source:
         doc["source"] = source
     if sheet:
         doc["sheet"] = sheet
+    if header_row != 1:
+        doc["header_row"] = header_row
     doc["columns"] = columns
     header = "# yaml-language-server: $schema=mapping.schema.json\n# Written by `syncer init`; check the matches.\n"
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)

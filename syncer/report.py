@@ -23,6 +23,7 @@ RESULTS_FILE_VERSION = 1
 JSON_OUTPUT_VERSION = 1  # of the documents `--json` prints; see syncer/schemas/output.schema.json
 APPROVE = "approve"
 SHOWN_PER_KIND = 20  # lines of detail per action kind on a terminal before condensing
+INTERRUPTED = "INTERRUPTED"  # the error category of rows a stopped run did not send (execute.apply)
 
 _OUTCOME_FILLS = {
     Outcome.CREATED.value: "C6EFCE",
@@ -57,11 +58,26 @@ def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND, width: int | None = 
         if len(numbers) > limit:
             lines.append(f"  … and {len(numbers) - limit} more (see them all with --review review.xlsx or -o plan.json)")
     lines.extend(f"  {message}" for message in plan.meta.get("not_retried") or [])
-    if not plan.has_changes:
-        lines.extend(["", "Nothing to change: HubSpot already matches the sheet."])
-    elif plan.meta.get("estimate"):
-        lines.extend(["", render_estimate(plan.meta["estimate"])])
+    lines.extend(["", *_plan_verdict(plan, counts)])
     return "\n".join(lines)
+
+
+def _plan_verdict(plan: Plan, counts: dict[str, int]) -> list[str]:
+    """What the plan comes to: its cost, or why there is nothing to send, and the rows left out."""
+    errors, skips = counts[ActionKind.ERROR.value], counts[ActionKind.SKIP.value]
+    broken = f"{_rows(errors)} {'has' if errors == 1 else 'have'} errors"
+    if plan.has_changes:
+        cost = [render_estimate(plan.meta["estimate"])] if plan.meta.get("estimate") else []
+        return cost + ([f"{broken} and will not be sent (listed above): fix them in the sheet."] if errors else [])
+    if errors:
+        return [f"Nothing to send; {broken} (listed above): fix them in the sheet and plan again."]
+    if skips:
+        return [f"Nothing to send; {_rows(skips)} skipped (listed above), the rest already match."]
+    return ["Nothing to change: HubSpot already matches the sheet."]
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
 
 
 def render_estimate(estimate: dict) -> str:
@@ -302,8 +318,17 @@ def _action_frame(plan: Plan, kind: ActionKind, numbers: pd.Index) -> pd.DataFra
 
 def _shown_column(plan: Plan, prop: str, values: pd.Series) -> pd.Series:
     if prop not in (plan.meta.get("associations") or {}):
-        return values
+        return values.map(fit_cell)  # the plan itself, on the hidden sheet, keeps every value whole
     return values.map(lambda value: _shown(plan, prop, value))
+
+
+def fit_cell(value):
+    """`value` for a sheet a person reads and syncer never reads back (a review's or a conflict's
+    columns): text longer than an Excel cell is cut, saying so, where writing it whole would fail."""
+    room = tables.EXCEL_CELL_LIMIT - 100
+    if not isinstance(value, str) or len(value) <= room:
+        return value
+    return value[:room] + f"… [cut for display: {len(value):,} characters in all]"
 
 
 def _approvable(frame: pd.DataFrame, numbers: pd.Index) -> pd.DataFrame:
@@ -320,7 +345,8 @@ def render_results(results: Results) -> str:
     estimate = results.meta.get("estimate")
     planned = f" of {estimate['total_calls']} estimated" if estimate else ""
     lines = [f"{counts}  ({results.calls} API calls{planned})"]
-    differences = results.differences
+    unsent = [o for o in results.outcomes if o.error_category == INTERRUPTED]
+    differences = [o for o in results.differences if o.error_category != INTERRUPTED]  # HubSpot never saw those
     if differences:
         lines.append(f"{len(differences)} row(s) ended differently than planned (column as_planned in the report):")
         lines.extend(f"  {_where(o)}  {o.key}: planned {o.action}, HubSpot {o.outcome.value}"
@@ -331,7 +357,9 @@ def render_results(results: Results) -> str:
     if len(problems) > SHOWN_PER_KIND:
         lines.append(f"  … and {len(problems) - SHOWN_PER_KIND} more in the report")
     if results.interrupted:
-        lines.append("Stopped early: rows not sent are marked skipped (INTERRUPTED).")
+        lines.append(f"Stopped early: interrupted after the batches in flight; {_rows(len(unsent))} not sent "
+                     f"{'is' if len(unsent) == 1 else 'are'} marked skipped ({INTERRUPTED}). Run again to send "
+                     f"{'it' if len(unsent) == 1 else 'them'}.")
     for item in results.meta.get("not_restorable") or []:
         lines.append(f"  not restorable: {item['key']} ({item['record_id']}): {item['note']}")
     return "\n".join(lines)
@@ -360,19 +388,9 @@ def read_results(path: Path) -> Results:
             rows, meta = document["rows"], {k: document[k] for k in ("mapping", "source") if k in document}
         else:
             rows, meta = tables.read(path).frame.astype(object).to_dict("records"), {}
-        if path.suffix.lower() in tables.CSV_SUFFIXES:
-            rows = [{k: _unescaped(v) for k, v in line.items()} for line in rows]
         return Results([_outcome(line) for line in rows], meta=meta)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a results report from `syncer push --report` ({exc})") from None
-
-
-def _unescaped(value):
-    """A CSV cell as it was before write_results escaped it against formula injection, so a key
-    such as `=A1` matches its row again on a retry."""
-    if isinstance(value, str) and value.startswith("'") and tables.escape_formula(value[1:]) == value:
-        return value[1:]
-    return value
 
 
 def _outcome(line: dict) -> RowOutcome:
@@ -443,13 +461,17 @@ def sync_document(result) -> dict:
         "counts": result.counts,
         "calls": result.calls,
         "conflicts": [_conflict(line) for line in result.conflicts.to_dict("records")],
-        "errors": [{"row": e.row, "column": e.column, "value": _plain(e.value), "message": e.message}
-                   for e in result.errors],
+        "errors": [_cell_error(e) for e in result.errors],
+        "held": [_cell_error(e) for e in result.held],
         "plan": None if push is None else {
             "object_type": push.object_type, "mode": push.mode.value, "counts": push.counts(),
             "has_changes": push.has_changes, "estimate": push.meta.get("estimate")},
         "results": None if result.results is None else results_document(result.results),
     }
+
+
+def _cell_error(error) -> dict:
+    return {"row": error.row, "column": error.column, "value": _plain(error.value), "message": error.message}
 
 
 def _conflict(line: dict) -> dict:

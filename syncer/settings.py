@@ -6,13 +6,12 @@ sandbox portal instead (DESIGN.md, "The sandbox portal").
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
-from urllib.parse import urlsplit
 
 from syncer.errors import InputError
+from syncer.hubspot.urls import check_base_url  # the one URL check, beside the transport that sends
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 BASE_URL_VAR = "HUBSPOT_BASE_URL"
@@ -44,25 +43,3 @@ def resolve_target(base_url: str | None = None, token: str | None = None,
             f"(unset {BASE_URL_VAR} to use the embedded sandbox portal instead)"
         )
     return Target(check_base_url(base_url or DEFAULT_BASE_URL), token)
-
-
-def check_base_url(base_url: str) -> str:
-    """The base URL without a trailing slash; plain http is refused unless the host is loopback."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"base URL {base_url!r} is not an http(s) URL, e.g. {DEFAULT_BASE_URL}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise InputError(
-            f"base URL {base_url!r} is not https: the access token would cross the network in "
-            f"clear text. Use https (plain http is allowed only for localhost)"
-        )
-    return base_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

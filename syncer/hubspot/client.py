@@ -13,12 +13,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 from syncer.hubspot import batches, errors, search as searching
-from syncer.hubspot.errors import Disposition, HubSpotError, IncompleteResponseError, NotFoundError
+from syncer.hubspot.errors import (Disposition, HubSpotError, IncompleteResponseError, NotFoundError,
+                                   UnknownAssociationTypeError, UnknownObjectTypeError)
 from syncer.hubspot.limiter import RateLimiter
 from syncer.hubspot.models import (Association, AssociationType, BatchDone, BatchOutcome, ObjectType, RateLimit,
                                    Record)
 from syncer.hubspot.transport import RetryPolicy, Transport
-from syncer.settings import check_base_url
+from syncer.hubspot.urls import check_base_url
 
 log = logging.getLogger("syncer.hubspot")
 
@@ -128,12 +129,22 @@ class HubSpotClient:
         try:
             return ObjectType.from_schema(self._get(f"/crm/v3/schemas/{_segment(wanted)}"))
         except NotFoundError:
-            raise NotFoundError(_no_such_type(wanted, self.object_types()),
-                                category="OBJECT_NOT_FOUND") from None
+            raise self._unknown_type(wanted) from None
+
+    def _unknown_type(self, wanted: str) -> UnknownObjectTypeError:
+        try:
+            known = self.object_types()
+        except HubSpotError:  # a token without the schemas scope still gets the standard types
+            known = []
+        return UnknownObjectTypeError(_no_such_type(wanted, known), category="OBJECT_NOT_FOUND")
 
     def properties(self, object_type: str | ObjectType) -> list[dict]:
-        """The object's property definitions, as HubSpot's Property JSON, unchanged."""
-        body = self._get(f"/crm/v3/properties/{self._type_id(object_type)}")
+        """The object's property definitions, as HubSpot's Property JSON, unchanged.
+        UnknownObjectTypeError (exit 2) when the portal has no such object type."""
+        try:
+            body = self._get(f"/crm/v3/properties/{self._type_id(object_type)}")
+        except NotFoundError:
+            raise self._unknown_type(getattr(object_type, "name", object_type)) from None
         return list(body.get("results") or [])
 
     def _type_id(self, object_type: str | ObjectType) -> str:
@@ -304,7 +315,10 @@ class HubSpotClient:
             missing = f"no association label {association_type!r} {{between}}; labels defined: {known}"
         if not found:  # the object names cost a schemas call, so only a refusal asks for them
             between = f"from {self.object_type(from_type).name} to {self.object_type(to_type).name}"
-            raise NotFoundError(missing.format(between=between), category="OBJECT_NOT_FOUND")
+            # a typeId comes from a plan file, maybe mid-run; a label or the default from a mapping
+            named_by_id = isinstance(association_type, int) or str(association_type).isdigit()
+            raise (NotFoundError if named_by_id else UnknownAssociationTypeError)(
+                missing.format(between=between), category="OBJECT_NOT_FOUND")
         return found[0]
 
     def batch_read_associations(self, from_type: str | ObjectType, to_type: str | ObjectType,

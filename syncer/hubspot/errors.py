@@ -11,7 +11,7 @@ import enum
 import json
 from typing import Any, Mapping
 
-from syncer.errors import PortalError, SyncerError
+from syncer.errors import InputError, PortalError, SyncerError
 
 SCOPES_HELP = "https://developers.hubspot.com/scopes"
 
@@ -117,6 +117,22 @@ class MissingScopesError(HubSpotError, PortalError):
 
 class NotFoundError(HubSpotError):
     summary = "HubSpot found no such object"
+
+
+class UnknownObjectTypeError(NotFoundError, InputError):
+    """A mapping (or --object) names an object type the portal does not have: bad input, exit 2."""
+
+    exit_code = 2
+    summary = "No such object type"
+    hint = "Check the mapping's object (or an association's to:); `syncer info` lists the types the token can see"
+
+
+class UnknownAssociationTypeError(NotFoundError, InputError):
+    """A mapping's association label (or the default type it implies) does not exist: exit 2."""
+
+    exit_code = 2
+    summary = "No such association type"
+    hint = "Check the association's label in the mapping"
 
 
 class ValidationError(HubSpotError):

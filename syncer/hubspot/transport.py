@@ -19,7 +19,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from syncer import __version__
-from syncer.hubspot import errors
+from syncer.errors import PortalError
+from syncer.hubspot import errors, urls
 from syncer.hubspot.errors import Disposition, HubSpotError, NetworkError, RateLimitedError
 from syncer.hubspot.limiter import HEADER, RateLimiter, header_int
 from syncer.hubspot.models import RequestSent, Retrying
@@ -54,6 +55,23 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
+class _OneOrigin(HTTPAdapter):
+    """Sends only to the base URL's origin (scheme, host, port as urllib3 reads the URL), so neither
+    a redirect nor a path can take a request, token or not, to a host the URL check did not approve."""
+
+    def __init__(self, origin: urls.Origin, **options) -> None:
+        self.origin = origin
+        super().__init__(**options)
+
+    def send(self, request: requests.PreparedRequest, *args, **kwargs) -> requests.Response:
+        target = urls.origin(request.url or "")
+        if target != self.origin:
+            raise PortalError(f"not sent: {request.method} {urls.path_of(request.url or '')} would go to "
+                              f"{urls.shown(target)}, not to the portal at {urls.shown(self.origin)} (a "
+                              "redirect?); syncer sends requests only to the base URL's host")
+        return super().send(request, *args, **kwargs)
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -76,7 +94,7 @@ class Transport:
         self.session.auth = BearerToken(token)
         self.session.trust_env = False  # a .netrc must not replace the bearer token
         self.session.headers.update({"User-Agent": f"syncer/{__version__}", "Accept": "application/json"})
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = _OneOrigin(urls.origin(self.base_url), pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._calls = 0
