@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from pathlib import Path
 
 import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_schema_validator import OAS30Validator
 
-from conftest import SHARED
-
-OPENAPI = SHARED / "reference" / "openapi"
+OPENAPI = Path(__file__).resolve().parent / "openapi"  # HubSpot's public OpenAPI documents, vendored
 CARS = "/crm/v3/objects/2-3465404"
 CONTACTS = "/crm/v3/objects/contacts"
 HUBSPOT = "https://api.hubapi.com"
