@@ -30,12 +30,18 @@ def client(sandbox):
         yield hubspot
 
 
+def copy_project(folder: Path) -> Path:
+    """The sample mapping and data copied into `folder`, without the state a run of the README's
+    commands leaves beside the mapping (mappings/.syncer), so every test starts clean."""
+    shutil.copytree(REPO / "mappings", folder / "mappings", ignore=shutil.ignore_patterns(".syncer"))
+    shutil.copytree(REPO / "sample_data", folder / "sample_data", ignore=shutil.ignore_patterns(".syncer"))
+    return folder
+
+
 @pytest.fixture
 def project(tmp_path):
     """A copy of the sample mapping and data, so tests can edit the sheet."""
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
-    return tmp_path
+    return copy_project(tmp_path)
 
 
 @pytest.fixture

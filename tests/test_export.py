@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import shutil
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
+from conftest import copy_project
 from syncer.cli import cli
 
 CARS = "2-3465404"
@@ -21,8 +20,7 @@ VIN = "SXK0HEVNTNKFHHKLE"
 @pytest.fixture
 def run(sandbox, tmp_path, monkeypatch):
     """The CLI in a copied project whose 300 sample cars are already pushed."""
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
+    copy_project(tmp_path)
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args):

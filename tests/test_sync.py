@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
+from conftest import copy_project
 from syncer.cli import cli
 from syncer.sandbox import Sandbox
 
@@ -306,8 +305,7 @@ def test_rows_with_bad_cells_are_left_alone_and_reported(sync, sheet, client, pr
 
 @pytest.mark.parametrize("held", ["/batch/read", "/batch/upsert", "/batch/update"])
 def test_a_sync_killed_mid_push_converges_with_no_lost_edit_and_no_duplicate(tmp_path, held):
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
+    copy_project(tmp_path)
     mapping = tmp_path / "mappings" / "cars.yaml"
     mapping.write_text(mapping.read_text().replace("cars.xlsx", "cars.csv").replace("sheet: Inventory\n", ""))
     sheet = Sheet(tmp_path / "sample_data" / "cars.csv")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import zipfile
 
 from click.testing import CliRunner
 
-from conftest import REPO
+from conftest import copy_project
 from syncer.cli import cli
 from syncer.sandbox import Sandbox
 
@@ -16,8 +15,7 @@ TOKEN = "pat-na1-0123abcd-SECRET-9876"
 
 
 def test_no_file_or_output_of_a_full_run_contains_the_token(tmp_path, monkeypatch, caplog):
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
+    copy_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.DEBUG)
     runner = CliRunner()
