@@ -208,7 +208,10 @@ def _parse_yaml(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        problem = str(getattr(exc, "problem", None) or exc)
+        if "nesting depth" in problem:  # libyaml's own limit, met before _check_shape's in some builds
+            raise InputError(f"{path}{where}: nested more than {MAX_DEPTH} levels deep; a mapping needs 4") from None
+        raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
     except ValueError as exc:  # a value YAML's types cannot hold: a date 2024-13-45, an int of 5,000 digits
         raise InputError(f"{path}: not valid YAML: {str(exc).split(';')[0]}") from None
     if not isinstance(raw, dict):
