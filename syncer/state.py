@@ -10,21 +10,21 @@ remote changes started), and what a quiet re-sync would otherwise ask the portal
 type, the mapped properties' definitions and the association types, valid while the mapping's
 digest is unchanged.
 
-A snapshot is written whole to a temporary file and renamed over the old one only after a
-successful run, so a run killed at any moment leaves the previous snapshot in place.
+A snapshot is written whole to a temporary file and renamed over the old one (fsynced first) only
+after a successful run, so a run killed at any moment, or a power cut, leaves the previous snapshot
+in place.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from syncer import tables
 from syncer.errors import InputError
 
 SCHEMA_VERSION = 2  # 2: updated_at per record; association values and their target record ids
@@ -87,20 +87,15 @@ def load(path: Path) -> Snapshot | None:
 
 
 def save(snapshot: Snapshot, path: Path) -> None:
-    """Write the whole snapshot to a temporary file, then rename it over `path` (atomic)."""
+    """Write the whole snapshot to a temporary file and put it in place of `path`: fsynced, with the
+    old snapshot's mode (a first one gets the umask's), renamed (tables.replacing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with tables.replacing(path) as tmp:
         db = sqlite3.connect(tmp)
         try:
             _fill(db, snapshot)
         finally:
-            db.close()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            db.close()  # closed before the rename: SQLite holds nothing of the file open
 
 
 def _fill(db: sqlite3.Connection, snapshot: Snapshot) -> None:

@@ -17,16 +17,18 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
+import errno
 import hashlib
 import io
 import itertools
 import math
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
@@ -863,7 +865,7 @@ class SheetWriter:
         try:
             self._finish_sheet()
             self._guarded(self._save)
-            self._guarded(lambda: os.replace(self._tmp, self.path))
+            self._guarded(lambda: _put_in_place(self._tmp, self.path))
         finally:
             self._discard()
 
@@ -1219,8 +1221,54 @@ def _check_folder(path: Path) -> None:
         raise InputError(f"{path}: cannot write here (no folder {path.parent})")
 
 
+# --- writing files durably ----------------------------------------------------------------------
+# Every file syncer writes whole (sheets rewritten in place, reports, review workbooks, exports,
+# plans, undo plans, sync snapshots) is written to a temporary file beside it and renamed over it
+# by `replacing` (or `atomic_write`, or SheetWriter): a crash at any moment leaves the old file or
+# the new one, never half of one, and the renamed file has the mode a file written in place would.
+
+
+def _umask_now() -> int | None:
+    """The process's umask as Linux shows it (/proc/self/status, "Umask:"), or None where it cannot."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_at_import() -> int:
+    # os.umask reads the umask only by setting it, for the whole process: a file another thread
+    # created in between would get the wrong mode. So it is done at most once, here, while syncer is
+    # imported (before it starts any thread), and only where /proc cannot tell.
+    found = _umask_now()
+    if found is None:
+        found = os.umask(0o022)
+        os.umask(found)
+    return found
+
+
+_UMASK_AT_IMPORT = _umask_at_import()
+
+
+def new_file_mode() -> int:
+    """The mode open() gives a new file: 0o666 less the umask.
+
+    On Linux the umask is read from /proc at each call, without changing it, so a umask the program
+    sets later counts; elsewhere it is the umask syncer was imported under.
+    """
+    umask = _umask_now()
+    return 0o666 & ~(_UMASK_AT_IMPORT if umask is None else umask)
+
+
 def _temporary_beside(path: Path) -> str:
-    """An empty temporary file in `path`'s folder, so the final rename stays on one file system."""
+    """An empty temporary file in `path`'s folder, so the final rename stays on one file system.
+
+    Its mode is 0600 while it is written (mkstemp); `_put_in_place` gives it its final mode.
+    """
     _check_folder(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
@@ -1230,17 +1278,81 @@ def _temporary_beside(path: Path) -> str:
     return tmp
 
 
-def atomic_write(path: Path, save) -> None:
-    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+def _put_in_place(tmp: str, path: Path) -> None:
+    """Make the written, closed file `tmp` the file `path`, durably.
+
+    It gets `path`'s mode (and, where permitted, its group), or a new file's mode (`new_file_mode`);
+    then it is fsynced (after the mode, so the mode is on disk too), renamed over `path`, and on
+    POSIX the folder is fsynced, so that the rename itself survives a power cut.
+    """
+    _give_mode(tmp, path)
+    with open(tmp, "rb+") as f:  # fsync needs a descriptor open for writing on Windows
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _sync_folder(path.parent)
+
+
+def _give_mode(tmp: str, path: Path) -> None:
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        os.chmod(tmp, new_file_mode())
+        return
+    if hasattr(os, "chown") and os.stat(tmp).st_gid != old.st_gid:
+        with contextlib.suppress(PermissionError):  # a group the user is not in: the user's own
+            os.chown(tmp, -1, old.st_gid)
+    os.chmod(tmp, stat.S_IMODE(old.st_mode))  # after chown, which may clear the set-group-id bit
+
+
+def _sync_folder(folder: Path) -> None:
+    if os.name != "posix":  # Windows cannot open a folder to fsync it; NTFS journals the rename
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # file systems that cannot sync a folder
+            raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[str]:
+    """The path of a temporary file beside `path` to write and close; when the block ends it
+    replaces `path` (`_put_in_place`: fsynced, with `path`'s mode, renamed), and if the block raises
+    it is deleted and `path` is left as it was. A failure of the disk raises InputError naming `path`.
+
+        with tables.replacing(snapshot_path) as tmp:
+            db = sqlite3.connect(tmp)
+            ...
+            db.close()
+    """
+    path = Path(path)
     tmp = _temporary_beside(path)
     try:
-        save(tmp)
-        os.replace(tmp, path)
+        yield tmp
+        _put_in_place(tmp, path)
     except OSError as exc:
         raise InputError(f"{path}: cannot write it ({exc.strerror or exc})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_write(path: str | os.PathLike, content) -> None:
+    """Write `path` whole or not at all, durably, keeping its mode (see `replacing`).
+
+    `content` is text (written as UTF-8), bytes, an iterable of either (written piece by piece), or a
+    function that writes the file whose path it is given (`workbook.save`).
+    """
+    with replacing(path) as tmp:
+        if callable(content):
+            content(tmp)
+            return
+        pieces = [content] if isinstance(content, (str, bytes)) else content
+        with open(tmp, "wb") as f:
+            f.writelines(p.encode("utf-8") if isinstance(p, str) else p for p in pieces)
 
 
 # --- editing in place --------------------------------------------------------------------------
