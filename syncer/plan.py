@@ -11,8 +11,10 @@ shows exactly what a real run sends. Its tables are wide and aligned on one inde
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -47,6 +49,15 @@ class ActionKind(str, Enum):
 
 
 WRITES = (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.ARCHIVE)
+# The writes each mode may plan. An undo plan (meta `undo_of`) restores updates and archives the
+# records its run created, whatever that run's mode.
+MODE_WRITES = {
+    Mode.UPSERT: {ActionKind.CREATE, ActionKind.UPDATE},
+    Mode.UPDATE: {ActionKind.UPDATE},
+    Mode.CREATE: {ActionKind.CREATE},
+    Mode.MIRROR: {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.ARCHIVE},
+}
+UNDO_WRITES = {ActionKind.UPDATE, ActionKind.ARCHIVE}
 
 
 @dataclass(frozen=True)
@@ -343,9 +354,23 @@ def _limit_fields(rate_limit) -> dict:
 
 # --- plan files --------------------------------------------------------------------------------
 
+PLAN_CHANGED = "the plan was changed after it was made: plan again"
+# The parts of a plan file its digest names when one changed: the fields each covers. Every other
+# field (created_at, undo_of, not_restorable, the version, …) is covered as "other".
+DIGEST_PARTS = {
+    "actions": ("actions", "counts"),
+    "target": ("object_type", "id_property", "mode", "properties", "portal"),
+    "associations": ("associations",),
+    "estimate": ("estimate", "max_daily_share"),
+    "mapping and source": ("mapping", "mapping_digest", "source", "source_digest", "sheet", "header_row"),
+}
+# Not part of the plan: the digest itself, and the fields `syncer plan --json` adds around it.
+NOT_DIGESTED = ("digest", "syncer_output", "command", "exit_code")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
 
 def to_json(plan: Plan) -> dict:
-    """The plan as a versioned JSON document (`syncer plan -o plan.json`)."""
+    """The plan as a versioned JSON document (`syncer plan -o plan.json`), with its `digest`."""
     actions = []
     after = plan.after.to_numpy(dtype=object)
     before = plan.before.to_numpy(dtype=object)
@@ -366,9 +391,9 @@ def to_json(plan: Plan) -> dict:
         if changes:
             entry["changes"] = changes
         actions.append(entry)
-    return {
+    document = {
         "syncer_plan": PLAN_FILE_VERSION,
-        **plan.meta,
+        **{k: v for k, v in plan.meta.items() if k not in NOT_DIGESTED},
         "object_type": plan.object_type,
         "id_property": plan.id_property,
         "mode": plan.mode.value,
@@ -376,10 +401,33 @@ def to_json(plan: Plan) -> dict:
         "counts": plan.counts(),
         "actions": actions,
     }
+    document["digest"] = digest(document)
+    return document
+
+
+def digest(document: dict) -> dict:
+    """The SHA-256 of a plan document: `parts`, one digest per DIGEST_PARTS entry (and "other"),
+    each over its fields as canonical JSON (keys sorted, no spaces, ASCII only), and `sha256` over
+    the parts. Every field but NOT_DIGESTED is covered, so any edit changes `sha256`; `parts` only
+    names where. It detects edits, not a forger who recomputes it: from_json's other checks hold
+    without it."""
+    part_of = {name: part for part, names in DIGEST_PARTS.items() for name in names}
+    fields: dict[str, dict] = {part: {} for part in [*DIGEST_PARTS, "other"]}
+    for name, value in document.items():
+        if name not in NOT_DIGESTED:
+            fields[part_of.get(name, "other")][name] = value
+    parts = {part: _sha256(values) for part, values in fields.items()}
+    return {"sha256": _sha256(parts), "parts": parts}
+
+
+def _sha256(value) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def from_json(document: dict, source: str = "plan file") -> Plan:
-    """Read back a plan written by to_json, refusing versions this syncer does not know."""
+    """Read back a plan written by to_json, refusing versions this syncer does not know, and a plan
+    changed since it was made (see check_digest and problems)."""
     version = document.get("syncer_plan") if isinstance(document, dict) else None
     if version != PLAN_FILE_VERSION:
         raise InputError(f"{source}: not a syncer plan file of version {PLAN_FILE_VERSION} "
@@ -387,23 +435,103 @@ def from_json(document: dict, source: str = "plan file") -> Plan:
     try:
         properties = list(document["properties"])
         entries = document["actions"]
+        _check_cells(entries)
         actions = pd.DataFrame([{c: e.get(c) for c in ACTION_COLUMNS} for e in entries],
                                columns=ACTION_COLUMNS)
         after = pd.DataFrame(None, index=actions.index, columns=properties, dtype=object)
         before = after.copy()
         for number, entry in enumerate(entries):
             for prop, change in (entry.get("changes") or {}).items():
+                if prop not in after.columns:
+                    raise ValueError(f"action {number} changes {prop!r}, not one of the plan's properties")
+                if not isinstance(change["after"], str) or not isinstance(change["before"], (str, type(None))):
+                    raise ValueError(f"action {number} changes {prop!r} to or from a value that is not text")
                 after.at[number, prop] = change["after"]
                 before.at[number, prop] = change["before"]
         actions["row"] = actions["row"].astype("Int64")
         actions = actions.astype({c: object for c in ACTION_COLUMNS if c != "row"})
         meta = {k: v for k, v in document.items()
                 if k not in ("syncer_plan", "object_type", "id_property", "mode", "properties",
-                             "counts", "actions", "syncer_output", "command", "exit_code")}
-        return Plan(document["object_type"], document["id_property"], Mode(document["mode"]),
-                    properties, actions, after, before, meta)
+                             "counts", "actions", *NOT_DIGESTED)}
+        built = Plan(document["object_type"], document["id_property"], Mode(document["mode"]),
+                     properties, actions, after, before, meta)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"{source}: the plan file is damaged ({exc}); make it again with `syncer plan -o`") from None
+    check_digest(document, source)
+    found = problems(built)
+    if found:
+        raise InputError(f"{source}: {PLAN_CHANGED} ({'; '.join(found)})")
+    return built
+
+
+def _check_cells(entries: list[dict]) -> None:
+    """Raise ValueError unless every action's field is what to_json writes: text or null (the row:
+    a whole number or null)."""
+    for number, entry in enumerate(entries):
+        row = entry.get("row")
+        if row is not None and type(row) is not int:
+            raise ValueError(f"action {number}: the row {row!r} is not a whole number")
+        for column in ACTION_COLUMNS[1:]:
+            value = entry.get(column)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"action {number}: the {column} {value!r} is not text")
+
+
+def check_digest(document: dict, source: str = "plan file") -> None:
+    """Refuse a plan document whose digest is missing or is not the one its content has."""
+    stored = document.get("digest")
+    stored_sha = stored.get("sha256") if isinstance(stored, dict) else None
+    if not isinstance(stored_sha, str) or not _SHA256.fullmatch(stored_sha):
+        raise InputError(f"{source}: {PLAN_CHANGED} (it carries no plan digest: it was made by a syncer "
+                         "before plans had one, or the digest was removed)")
+    found = digest(document)
+    if found["sha256"] == stored_sha:
+        return
+    stored_parts = stored.get("parts") if isinstance(stored.get("parts"), dict) else {}
+    changed = [part for part, sha in found["parts"].items() if stored_parts.get(part) != sha]
+    named = changed and len(changed) < len(found["parts"])
+    raise InputError(f"{source}: {PLAN_CHANGED} ("
+                     + (f"changed: {', '.join(changed)}" if named else "its digest differs") + ")")
+
+
+def problems(plan: Plan) -> list[str]:
+    """What makes a plan unsafe to apply whatever its digest says: a write its mode never makes, a
+    key or record written twice (the batch would be refused and bisected, call after call), a write
+    without the key or record id it is sent by, a malformed mapping or source digest. Empty when fine."""
+    found = []
+    kinds = plan.actions["action"]
+    known = kinds.isin([k.value for k in ActionKind])
+    for number in plan.actions.index[~known][:3]:
+        found.append(f"action {number} has the unknown kind {kinds[number]!r}")
+    allowed = UNDO_WRITES if "undo_of" in plan.meta else MODE_WRITES[plan.mode]
+    for kind in set(WRITES) - allowed:
+        numbers = plan.of_kind(kind)
+        if len(numbers):
+            found.append(f"action {numbers[0]} ({plan.actions.at[numbers[0], 'key']}) is {kind.value}, "
+                         f"which mode {plan.mode.value} never does" + _more(len(numbers)))
+    writes = plan.actions[kinds.isin([k.value for k in WRITES])]
+    needs = {"key": [ActionKind.CREATE.value], "record_id": [ActionKind.UPDATE.value, ActionKind.ARCHIVE.value]}
+    for column, name in (("key", plan.id_property), ("record_id", "record id")):
+        values = writes[column]
+        missing = values.isna() & writes["action"].isin(needs[column])
+        if missing.any():
+            found.append(f"action {values.index[missing][0]} ({writes.at[values.index[missing][0], 'action']}) "
+                         f"has no {name}" + _more(int(missing.sum())))
+        repeated = values[values.notna() & values.duplicated(keep=False)]
+        if len(repeated):
+            first = repeated.iloc[0]
+            numbers = list(repeated.index[repeated == first])
+            found.append(f"{name} {first!r} is written by more than one action ({', '.join(map(str, numbers[:5]))}"
+                         + (", …" if len(numbers) > 5 else "") + ")" + _more(repeated.nunique(), "value"))
+    for name in ("mapping_digest", "source_digest"):
+        value = plan.meta.get(name)
+        if name in plan.meta and not (isinstance(value, str) and _SHA256.fullmatch(value) and value.strip("0")):
+            found.append(f"{name} {value!r} is not the SHA-256 of a file")
+    return found
+
+
+def _more(count: int, what: str = "action") -> str:
+    return f" (and {count - 1} more {what}{'' if count == 2 else 's'} like it)" if count > 1 else ""
 
 
 def dumps(plan: Plan) -> str:

@@ -215,11 +215,13 @@ def read_review(path: Path) -> tuple[dict, set[int]]:
     facts = {line[0]: line[1] for line in sheets.get("Summary", [])[1:] if len(line) >= 2}
     text = _plan_file_text(path, facts) if "plan file" in facts else _kept_plan(sheets)
     document = _checked_plan(path, facts, text)
+    actions = document.get("actions") if isinstance(document, dict) else None
+    actions = actions if isinstance(actions, list) else []
     approved = set()
     for kind in plans.WRITES:
         name = kind.value.capitalize()
         if name in sheets:
-            approved |= _approved_rows(path, name, sheets[name], _numbers_of(document, kind))
+            approved |= _approved_rows(path, name, sheets[name], actions, kind)
     return document, approved
 
 
@@ -255,28 +257,53 @@ def _checked_plan(path: Path, facts: dict, text: str | None) -> dict:
         raise InputError(f"{path}: {where} is damaged; make the review again") from None
 
 
-def _numbers_of(document: dict, kind: ActionKind) -> set[int]:
-    actions = document.get("actions") if isinstance(document, dict) else None
-    return {n for n, a in enumerate(actions or []) if isinstance(a, dict) and a.get("action") == kind.value}
-
-
-def _approved_rows(path: Path, sheet: str, rows: list[list], numbers: set[int]) -> set[int]:
-    """The plan_action numbers marked yes on one sheet; each must be one of the plan's `numbers`."""
+def _approved_rows(path: Path, sheet: str, rows: list[list], actions: list, kind: ActionKind) -> set[int]:
+    """The plan_action numbers marked yes on one sheet. Every row's plan_action must be one of the
+    plan's actions of this sheet's kind, on one row only, and that action's key and record id must
+    be the row's own: a row cannot carry another row's approval."""
     header = list(rows[0]) if rows else []
-    if APPROVE not in header or "plan_action" not in header:
-        raise InputError(f'{path}, sheet "{sheet}": the "{APPROVE}" or "plan_action" column is missing; '
-                         "make the review again")
-    approve, number = header.index(APPROVE), header.index("plan_action")
-    found = set()
+    missing = [c for c in ("key", "record_id", APPROVE, "plan_action") if c not in header]
+    if missing:
+        raise InputError(f'{path}, sheet "{sheet}": the "{missing[0]}" column is missing; make the review again')
+    approve, number, key, record = (header.index(c) for c in (APPROVE, "plan_action", "key", "record_id"))
+    numbers = {n for n, a in enumerate(actions) if isinstance(a, dict) and a.get("action") == kind.value}
+    found, seen = set(), {}
     for line, values in enumerate(rows[1:], start=2):
         values = list(values) + [""] * (len(header) - len(values))
+        if all(_cell_text(v) is None for v in values):
+            continue  # an empty line left in the sheet
         mark = str(values[approve] or "").strip().lower()
         if mark not in ("yes", "y", "no", "n", ""):
             raise InputError(f'{path}, sheet "{sheet}", row {line}, column "{APPROVE}": '
                              f"{values[approve]!r} is neither yes nor no")
+        action = _plan_action(path, sheet, line, values[number], numbers)
+        _check_row_is_its_action(path, sheet, line, action, actions[action], values[key], values[record])
+        if action in seen:
+            raise InputError(f'{path}, sheet "{sheet}": rows {seen[action]} and {line} both carry plan_action '
+                             f"{action}; keep the column as written, or make the review again")
+        seen[action] = line
         if mark in ("yes", "y"):
-            found.add(_plan_action(path, sheet, line, values[number], numbers))
+            found.add(action)
     return found
+
+
+def _check_row_is_its_action(path: Path, sheet: str, line: int, number: int, action: dict, key, record_id) -> None:
+    """Refuse a row whose plan_action names the action of another key or record (rows swapped, or
+    plan_action edited), before anything is sent."""
+    for field, cell, name in (("key", key, "key"), ("record_id", record_id, "record")):
+        planned, shown = action.get(field), _cell_text(cell)
+        if planned != shown:
+            raise InputError(f'{path}, sheet "{sheet}", row {line}: plan_action {number} is the action of {name} '
+                             f"{planned!r}, not {shown!r}; keep the column as written, or make the review again")
+
+
+def _cell_text(value) -> str | None:
+    """A review cell as the plan writes its value: text, None for a blank; a whole number as digits."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _plan_action(path: Path, sheet: str, line: int, value, numbers: set[int]) -> int:
