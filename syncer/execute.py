@@ -8,6 +8,7 @@ multi-status answer maps back to rows whatever order HubSpot returns results in.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from enum import Enum
 import pandas as pd
 
 from syncer.errors import SyncerError
-from syncer.plan import STEP_INPUTS, ActionKind, Plan
+from syncer.plan import BATCH_SIZE, STEP_INPUTS, ActionKind, Plan
 
 
 class Outcome(str, Enum):
@@ -125,13 +126,20 @@ def apply(
     conflicts: dict[int, str] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    before_send: Callable[[ActionKind, list[int]], None] | None = None,
+    started_at: str | None = None,
 ) -> Results:
     """Send the plan's writes and return one outcome per action, in the plan's order.
 
     `conflicts`: action number → why it must not be touched (its record changed since the plan
-    was made); those actions end as conflicts without a request.
+    was made); those actions end as conflicts without a request. `before_send(kind, numbers)` is
+    called before each step's batches go out (the undo journal records them there, so a killed run
+    leaves a record of every write that may have reached HubSpot). `started_at` (ISO, UTC; default:
+    now) is when the run began writing: a planned create that the upsert answers `new: false` for a
+    record HubSpot created since then was created by this run (its first attempt landed, its answer
+    was lost, the retry found the record) and ends `created`, not `updated`.
     """
-    run = _Run(plan, client)
+    run = _Run(plan, client, started_at or now_iso())
     conflicts = conflicts or {}
     outcomes: dict[int, RowOutcome] = {}
     for number in run.lines:
@@ -149,7 +157,10 @@ def apply(
             if should_stop():
                 interrupted = True
                 break
-            sent = send(pending[start : start + STEP_INPUTS])
+            step = list(pending[start : start + STEP_INPUTS])
+            if before_send:
+                before_send(kind, step)
+            sent = send(step)
             if kind is not ActionKind.ARCHIVE:
                 sent = run.link_associations(sent)
             outcomes.update(sent)
@@ -164,6 +175,20 @@ def apply(
                    updated_at=run.updated_at)
 
 
+def now_iso() -> str:
+    """Now, UTC, to the millisecond (floored), as HubSpot writes createdAt."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000).isoformat(timespec="milliseconds")
+
+
+def created_since(created_at: str | None, started_at: str) -> bool:
+    """Whether HubSpot's createdAt is at or after `started_at` (False when either is unreadable)."""
+    try:
+        return dt.datetime.fromisoformat(created_at) >= dt.datetime.fromisoformat(started_at)
+    except (TypeError, ValueError):
+        return False
+
+
 def _present(value) -> bool:
     return value is not None and value == value  # NaN is the one value unequal to itself
 
@@ -172,8 +197,8 @@ class _Run:
     """One execution of a plan: its actions read once into plain Python values, so building
     100,000 inputs costs dictionary look-ups, not pandas indexing per cell."""
 
-    def __init__(self, plan: Plan, client) -> None:
-        self.plan, self.client = plan, client
+    def __init__(self, plan: Plan, client, started_at: str) -> None:
+        self.plan, self.client, self.started_at = plan, client, started_at
         self.updated_at: dict[str, str] = {}
         self.links = plan.meta.get("associations") or {}
         self.lines = {n: {k: (v if _present(v) else None) for k, v in line.items()}
@@ -223,19 +248,30 @@ class _Run:
         inputs = [{"id": self.lines[n]["key"], "idProperty": plan.id_property, "properties": self.properties(n),
                    "objectWriteTraceId": self.trace_id(n)} for n in numbers]
         answers = self.client.batch_upsert(plan.object_type, inputs, id_property=plan.id_property)
-        return self.collect(numbers, answers, lambda record: Outcome.CREATED
-                            if record.new is not False else Outcome.UPDATED)
+        # A chunk (BATCH_SIZE consecutive inputs, as the client sends them) that created any record
+        # was not a replay of an attempt that had already landed: a new: false there is a record
+        # someone else made. A chunk answered new: false throughout, for records created since the
+        # run began, is such a replay (its first answer was lost): those records are the run's.
+        fresh = {a.index // BATCH_SIZE for a in answers if a.error is None and a.record and a.record.new}
+        replayed = {a.index for a in answers if a.index // BATCH_SIZE not in fresh}
+        return self.collect(numbers, answers, lambda record, index: self.created_or_found(record, index in replayed))
+
+    def created_or_found(self, record, replayed: bool) -> Outcome:
+        """A planned create's outcome: `updated` only when the record was there before this run wrote it."""
+        if record is None or record.new is not False:
+            return Outcome.CREATED
+        return Outcome.CREATED if replayed and created_since(record.created_at, self.started_at) else Outcome.UPDATED
 
     def send_updates(self, numbers: list[int]) -> dict[int, RowOutcome]:
         inputs = [{"id": self.lines[n]["record_id"], "properties": self.properties(n),
                    "objectWriteTraceId": self.trace_id(n)} for n in numbers]
         answers = self.client.batch_update(self.plan.object_type, inputs)
-        return self.collect(numbers, answers, lambda record: Outcome.UPDATED)
+        return self.collect(numbers, answers, lambda record, index: Outcome.UPDATED)
 
     def send_archives(self, numbers: list[int]) -> dict[int, RowOutcome]:
         ids = [self.lines[n]["record_id"] for n in numbers]
         answers = self.client.batch_archive(self.plan.object_type, ids)
-        return self.collect(numbers, answers, lambda record: Outcome.ARCHIVED)
+        return self.collect(numbers, answers, lambda record, index: Outcome.ARCHIVED)
 
     def collect(self, numbers, answers, success) -> dict[int, RowOutcome]:
         """One outcome per input from the client's per-input answers (matched by index, never position)."""
@@ -248,7 +284,7 @@ class _Run:
                 record = answer.record
                 if record is not None and record.updated_at:
                     self.updated_at[record.id] = record.updated_at
-                outcomes[number] = self.outcome(number, success(record),
+                outcomes[number] = self.outcome(number, success(record, answer.index),
                                                 record_id=record.id if record is not None else None)
         return outcomes
 
