@@ -126,13 +126,20 @@ def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: 
     target record id, so the planner diffs it like any property. Returns what the executor needs."""
     described = {}
     keys = local[prepared.mapping.id_property]
-    for spec in prepared.mapping.associations:
+    for number, spec in enumerate(prepared.mapping.associations):
         name = values.ASSOCIATION_PREFIX + spec.column
         if name not in prepared.local.frame:
             continue
         to_type = client.object_type(spec.to)
         kind = client.association_spec(prepared.object_type, to_type, spec.label)
-        wanted = _association_targets(prepared.local.frame[name], spec, client, to_type, row_errors)
+        from syncer.hubspot.errors import ValidationError  # lazily: syncer/__init__ loads jobs before hubspot
+
+        try:
+            wanted = _association_targets(prepared.local.frame[name], spec, client, to_type, row_errors)
+        except ValidationError as exc:  # HubSpot refuses `match` as an idProperty: a mapping problem
+            raise InputError(f"{prepared.mapping.path.name}: associations[{number}].match: {spec.to} records "
+                             f'cannot be found by "{spec.match}" ({exc}); name a unique property of {spec.to}, '
+                             "such as email for contacts (syncer validate lists the problems)") from None
         local[name] = wanted
         desired = dict(zip(keys[wanted.notna()], wanted[wanted.notna()]))
         current = client.batch_read_associations(prepared.object_type, to_type, remote["id"].dropna())

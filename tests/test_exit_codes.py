@@ -287,3 +287,13 @@ def test_the_readme_documents_every_exit_code():
     codes = dict(re.findall(r"^\| (\d) \| (.+) \|$", table, flags=re.MULTILINE))
     assert sorted(codes) == ["0", "1", "2", "3", "4"]
     assert "cancelled" in codes["4"] and "interrupted" in codes["1"] and "errors" in codes["1"]
+
+
+def test_an_association_match_hubspot_cannot_look_up_by_exits_2_in_plan_and_push(run, project, client):
+    mapping = project / "mappings" / "cars.yaml"
+    mapping.write_text(mapping.read_text().replace("match: email", "match: firstname"))
+    for command in (["plan"], ["push", "--yes"]):
+        result = run(*command, "mappings/cars.yaml")
+        assert result.exit_code == 2, result.output
+        assert 'associations[0].match: contacts records cannot be found by "firstname"' in result.output
+    assert cars(client) == []
