@@ -728,7 +728,8 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
     table = tables.read(path, sheet=m.sheet, header_row=m.header_row)
     lookup, properties = properties, _properties(properties, m.object)
     result = Validation(mapping=m, source=path, rows=len(table.frame))
-    result.problems = mapping_module.check(m, properties, table.header) + association_problems(m, lookup)
+    result.problems = (mapping_module.check(m, properties, table.header) + association_problems(m, lookup)
+                       + _where_problems(m, properties))
     if table.frame.empty:
         result.problems.append(MappingProblem(m.path, "source", f"{path.name} has a header but no data rows"))
     local = canonicalize(table, m, properties)
@@ -745,6 +746,19 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
         if prop is not None and kind(prop) in {"enumeration", "multi"}:
             result.warnings += [MappingProblem(m.path, f"columns.{column}", w) for w in option_warnings(prop, spec)]
     return result
+
+
+def _where_problems(m: Mapping, properties: list[dict]) -> list[MappingProblem]:
+    """Each of the mapping's `where` conditions that export and sync would refuse."""
+    from syncer.export import parse_condition  # lazily: export builds on this module
+
+    problems = []
+    for number, text in enumerate(m.where):
+        try:
+            parse_condition(text, m, properties, origin=f"where[{number}]")
+        except InputError as exc:
+            problems.append(MappingProblem(m.path, f"where[{number}]", str(exc).split(": ", 1)[-1]))
+    return problems
 
 
 def association_problems(m: Mapping, properties: PropertySource) -> list[MappingProblem]:

@@ -319,3 +319,11 @@ def test_a_record_created_just_before_the_first_sync_is_never_appended(sync, car
     upsert(client, NEW, make="Dacia", year="2025")
     assert sync().exit_code == 0
     assert NEW in vins(cars)
+
+
+def test_validate_names_a_bad_where_condition(run, cars, project):
+    set_mapping(project, "sync:", 'where: ["year >= 2020", "year > soon"]\nsync:')
+    checked = run("validate", "mappings/cars.yaml")
+    assert checked.exit_code == 2
+    assert 'cars.yaml: where[1]: "soon" is not a number' in checked.output
+    assert "where[0]" not in checked.output
