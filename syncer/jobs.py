@@ -93,7 +93,8 @@ def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
     remote = read_remote(prepared, client, mirror=mode is Mode.MIRROR)
     row_errors = _row_errors(prepared.local)
     if not allow_numeric_keys:
-        for row, message in lost_zeros(prepared, client, remote).items():
+        keys = prepared.local.frame[m.id_property]
+        for row, message in lost_zeros(prepared, client, keys[keys.notna() & ~keys.isin(remote.index)]).items():
             row_errors[row] = f"{row_errors[row]}; {message}" if row in row_errors else message
     meta = _plan_meta(prepared, client)
     meta["max_daily_share"] = m.sync.max_daily_share
@@ -204,15 +205,13 @@ def read_remote(prepared: Prepared, client, *, mirror: bool = False) -> pd.DataF
     return remote_frame(records, names, prepared.properties)
 
 
-def lost_zeros(prepared: Prepared, client, remote: pd.DataFrame) -> dict[int, str]:
-    """values.lost_zeros for the sheet's keys HubSpot lacks, looked up by batch read."""
+def lost_zeros(prepared: Prepared, client, new_keys: pd.Series) -> dict[int, str]:
+    """values.lost_zeros for `new_keys` (by sheet row: keys HubSpot lacks), looked up by batch read."""
     m = prepared.mapping
     id_prop = next((p for p in prepared.properties if p["name"] == m.id_property), None)
-    keys = prepared.local.frame[m.id_property]
-    new = keys[keys.notna() & ~keys.isin(remote.index)]
-    if id_prop is None or not len(new):
+    if id_prop is None or not len(new_keys):
         return {}
-    return values.lost_zeros(new, id_prop, lambda wanted: set(client.batch_read(
+    return values.lost_zeros(new_keys, id_prop, lambda wanted: set(client.batch_read(
         prepared.object_type, wanted, id_property=m.id_property)))
 
 

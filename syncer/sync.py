@@ -231,10 +231,8 @@ def _without_lost_zeros(prepared: jobs.Prepared, client, local: pd.DataFrame, he
     """The rows, held keys and errors with the rows whose new key lost its leading zeros held
     back (values.lost_zeros): a sync would create a duplicate of the padded record."""
     m = prepared.mapping
-    id_prop = next((p for p in prepared.properties if p["name"] == m.id_property), None)
     keys = local[m.id_property]
-    lost = values.lost_zeros(keys[keys.isin(missing)], id_prop, lambda wanted: set(client.batch_read(
-        prepared.object_type, wanted, id_property=m.id_property))) if id_prop and missing else {}
+    lost = jobs.lost_zeros(prepared, client, keys[keys.isin(missing)])
     if not lost:
         return local, held, errors
     errors = errors + [tables.CellError(prepared.table.path, row, m.id_column, keys[row], message)

@@ -328,8 +328,13 @@ def _option_lookup(prop: dict, spec: ColumnSpec, remote: bool = False) -> tuple[
 
 def read_option(text: str, prop: dict, spec: ColumnSpec) -> str | None:
     """The option value a cell's (stripped) text reads as, by `_option_lookup`'s rule, or None."""
+    return _option_reader(prop, spec)(text)
+
+
+def _option_reader(prop: dict, spec: ColumnSpec) -> Callable[[str], str | None]:
+    """`read_option` for one column, its look-up tables built once."""
     exact, folded = _option_lookup(prop, spec)
-    return exact.get(text, folded.get(text.lower()))
+    return lambda text: exact.get(text, folded.get(text.lower()))
 
 
 def option_forms(prop: dict, spec: ColumnSpec) -> tuple[dict[str, str], list[str]]:
@@ -340,12 +345,13 @@ def option_forms(prop: dict, spec: ColumnSpec) -> tuple[dict[str, str], list[str
     forms: dict[str, str] = {}
     unnameable = []
     multi = kind(prop) == "multi"
+    read = _option_reader(prop, spec)
     for option in prop.get("options") or []:
         value = option["value"]
         named = [t for t, v in spec.values.items() if v == value]
         label = str(option.get("label") if option.get("label") is not None else value)
         candidates = [*named, *((label, value) if spec.options == "label" else (value, label))]
-        found = next((c for c in candidates if c.strip() and read_option(c.strip(), prop, spec) == value
+        found = next((c for c in candidates if c.strip() and read(c.strip()) == value
                       and not (multi and spec.separator in c)), None)
         if found is None:
             unnameable.append(value)
@@ -573,20 +579,21 @@ def to_cells(remote: pd.DataFrame, m: Mapping, properties: list[dict]) -> pd.Dat
             columns[column] = pd.Series(None, index=remote.index, dtype=object)
             continue
         canonical = _normalize_series(remote[spec.property], by_name)
+        forms = None
         if kind(prop) in {"enumeration", "multi"}:
-            _refuse_unnameable(canonical, prop, spec, column, m)
-        columns[column] = _natural(canonical, prop, spec)
+            forms, unnameable = option_forms(prop, spec)
+            _refuse_unnameable(canonical, unnameable, prop, column, m)
+        columns[column] = _natural(canonical, prop, spec, forms)
     frame = pd.DataFrame(columns, index=remote.index, dtype=object)
     return frame.where(frame.notna(), None)
 
 
-def _refuse_unnameable(canonical: pd.Series, prop: dict, spec: ColumnSpec, column: str, m: Mapping) -> None:
+def _refuse_unnameable(canonical: pd.Series, unnameable: list[str], prop: dict, column: str, m: Mapping) -> None:
     """InputError when a record holds an option no text of this column reads back as."""
-    unnameable = set(option_forms(prop, spec)[1])
     if not unnameable:
         return
     held = canonical.dropna().astype(str).str.split(";").explode()
-    found = held[held.isin(unnameable)]
+    found = held[held.isin(set(unnameable))]
     if len(found):
         value = found.iloc[0]
         raise InputError(
@@ -595,7 +602,8 @@ def _refuse_unnameable(canonical: pd.Series, prop: dict, spec: ColumnSpec, colum
             f'add a `values:` entry to the column, e.g. values: {{"{value} (exact)": {value}}}')
 
 
-def _natural(canonical: pd.Series, prop: dict, spec: ColumnSpec) -> pd.Series:
+def _natural(canonical: pd.Series, prop: dict, spec: ColumnSpec, forms: dict[str, str] | None) -> pd.Series:
+    """Natural cells of one column; `forms`: an option column's `option_forms` (None for others)."""
     text = canonical.astype("string")
     k = kind(prop)
     if k == "number":
@@ -607,7 +615,7 @@ def _natural(canonical: pd.Series, prop: dict, spec: ColumnSpec) -> pd.Series:
     elif k == "bool":
         out = text.map({"true": True, "false": False})
     elif k in {"enumeration", "multi"}:
-        out = _natural_options(text, prop, spec)
+        out = _natural_options(text, prop, spec, forms)
     else:
         out = text
     out = out.astype(object)
@@ -648,11 +656,9 @@ def _exact_number(text: str) -> Any:
     return int(value) if value == value.to_integral_value() else value
 
 
-def _natural_options(text: pd.Series, prop: dict, spec: ColumnSpec) -> pd.Series:
+def _natural_options(text: pd.Series, prop: dict, spec: ColumnSpec, forms: dict[str, str]) -> pd.Series:
     """Each option value as the text `option_forms` chose (one that reads back as that value).
-    A value no text can name in this column, or one HubSpot holds but no longer defines, is
-    written as itself."""
-    forms = option_forms(prop, spec)[0]
+    A value HubSpot holds but no longer defines is written as itself."""
     if kind(prop) == "enumeration":
         return text.map(forms).astype("string").fillna(text)
     parts = text.dropna().str.split(";", regex=False).explode()
