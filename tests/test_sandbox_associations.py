@@ -102,7 +102,7 @@ def read(hs, path: str, *ids: str) -> dict[str, dict[str, set[int]]]:
             for r in body["results"]}
 
 
-def test_created_links_read_back_in_both_directions_with_labels(hs, linked):
+def test_created_links_read_back_in_both_directions_with_labels(hs, linked, sandbox):
     cars, contacts = linked
     body = hs.v4(CAR_TO_CONTACT, "read", [{"id": cars[0]}]).json()
     assert body["status"] == "COMPLETE" and "errors" not in body
@@ -113,7 +113,7 @@ def test_created_links_read_back_in_both_directions_with_labels(hs, linked):
          "associationTypes": [{"category": "USER_DEFINED", "typeId": 77, "label": "Car owner"}]},
         {"toObjectId": int(contacts[1]),
          "associationTypes": [{"category": "USER_DEFINED", "typeId": 75, "label": None}]}]
-    back = read(hs, f"{V4}/contacts/p8470001_cars", contacts[0], contacts[1])
+    back = read(hs, f"{V4}/contacts/p{sandbox.portal_id}_cars", contacts[0], contacts[1])
     assert back == {contacts[0]: {cars[0]: {78}}, contacts[1]: {cars[0]: {76}}}
     v3 = hs.get(f"{CARS}/{cars[0]}", params={"associations": "contacts"}).json()["associations"]["contacts"]
     assert {(r["id"], r["type"]) for r in v3["results"]} == {(contacts[0], "car_owner"),

@@ -187,12 +187,12 @@ def test_batch_upsert_creates_and_updates_by_unique_property(hs):
     assert again.json()["results"][0]["new"] is False  # a retried upsert never duplicates
 
 
-def test_upsert_by_a_non_unique_property_is_refused(hs):
+def test_upsert_by_a_non_unique_property_is_refused(hs, sandbox):
     for key in ("make", "hs_object_id"):
         response = hs.post(f"{CARS}/batch/upsert", {"inputs": [{"idProperty": key, "id": "1", "properties": {}}]})
         assert response.status_code == 400
         assert response.json()["message"] == (f"Unable to perform update/upsert by non-unique 2-3465404 "
-                                               f"property {key} in portal ID 8470001")
+                                               f"property {key} in portal ID {sandbox.portal_id}")
 
 
 def test_upsert_bad_value_whole_400_without_trace_ids_and_207_with(hs):

@@ -246,7 +246,7 @@ def test_list_limit_defaults_to_10_and_caps_at_100(hs):
 
 # --- associations (E15-E17, inline on create) -----------------------------------------------------
 
-def test_associations_put_read_and_delete(hs):
+def test_associations_put_read_and_delete(hs, sandbox):
     created = hs.create_car(vin="V1")
     alice = hs.get(f"{CONTACTS}/alice.martin@example.com", params={"idProperty": "email"}).json()
     put = hs.put(f"{CARS}/{created['id']}/associations/contacts/{alice['id']}/77")
@@ -256,7 +256,7 @@ def test_associations_put_read_and_delete(hs):
     listed = hs.get(f"{CARS}/{created['id']}/associations/contacts").json()
     assert listed == {"results": [{"id": alice["id"], "type": "car_owner"}]}
     back = hs.get(f"{CONTACTS}/{alice['id']}", params={"associations": "2-3465404"}).json()
-    assert back["associations"]["p8470001_cars"]["results"] == [{"id": created["id"], "type": "car_owner"}]
+    assert back["associations"][f"p{sandbox.portal_id}_cars"]["results"] == [{"id": created["id"], "type": "car_owner"}]
     assert hs.delete(f"{CARS}/{created['id']}/associations/contacts/{alice['id']}/77").status_code == 204
     assert "associations" not in hs.get(f"{CARS}/{created['id']}", params={"associations": "contacts"}).json()
 
@@ -280,9 +280,9 @@ def test_inline_associations_on_create(hs):
     assert bad.status_code == 400 and bad.json()["message"] == "One or more associations are invalid"
 
 
-def test_v4_labels_both_directions(hs):
+def test_v4_labels_both_directions(hs, sandbox):
     forward = hs.get("/crm/v4/associations/2-3465404/contacts/labels").json()["results"]
     assert {"category": "USER_DEFINED", "typeId": 77, "label": "Car owner"} in forward
     assert any(r["label"] is None for r in forward)
-    backward = hs.get("/crm/v4/associations/0-1/p8470001_cars/labels").json()["results"]
+    backward = hs.get(f"/crm/v4/associations/0-1/p{sandbox.portal_id}_cars/labels").json()["results"]
     assert {r["label"] for r in backward} == {None, "Car owner"}

@@ -272,11 +272,13 @@ def test_cli_serve_runs_until_interrupted(tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = process.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+", first).group(0)
+        announced, url = re.search(r"Sandbox portal (\d+) at (http://127\.0\.0\.1:\d+)", first).groups()
         assert "t0k3n" in process.stdout.readline()
         response = requests.post(url + CARS, json={"properties": {"vin": "CLI1"}},
                                  headers={"Authorization": "Bearer t0k3n"}, timeout=5)
         assert response.status_code == 201
+        details = requests.get(url + "/account-info/v3/details", headers={"Authorization": "Bearer t0k3n"}, timeout=5)
+        assert details.json()["portalId"] == int(announced)
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -15,8 +15,8 @@ from typing import Callable
 
 from syncer.sandbox import behaviour, search, values
 from syncer.sandbox.errors import ApiError, ItemError, missing_scopes, not_found, validation
-from syncer.sandbox.portal import (PORTAL_ID, VALID_FIELD_TYPES, AssociationType, ObjectType, Registry,
-                                   custom_defaults, property_definition)
+from syncer.sandbox.portal import (VALID_FIELD_TYPES, AssociationType, ObjectType, Registry, custom_defaults,
+                                   property_definition)
 from syncer.sandbox.records import Records, WriteInput
 from syncer.sandbox.store import Store
 
@@ -89,6 +89,7 @@ class Api:
             ("POST", V4_ASSOCIATIONS + "/batch/archive", self.association_batch_archive, "write", False),
             ("POST", V4_ASSOCIATIONS + "/batch/labels/archive", self.association_batch_archive_labels, "write",
              False),
+            ("GET", "/account-info/(?:v3|2026-03)/details", self.account_details, "oauth", False),
         ]
         self.routes = [(m, re.compile(p + "$"), h, a, s) for m, p, h, a, s in self.routes]
 
@@ -121,7 +122,7 @@ class Api:
             return handler(request, object_type, **{k: v for k, v in params.items() if k != "type"})
 
     def check_scopes(self, request: Request, object_type: ObjectType | None, access: str) -> None:
-        if request.scopes is None:
+        if request.scopes is None or access == "oauth":  # every token has the oauth scope
             return
         family = object_type.scope if object_type else "custom"
         if access == "read":
@@ -335,7 +336,7 @@ class Api:
         id_property = self.records.id_property(object_type, names.pop(), writing=True)
         if id_property is None:
             raise validation(f"Unable to perform update/upsert by non-unique {object_type.object_type_id} "
-                             f"property {object_type.id_name} in portal ID {PORTAL_ID}")
+                             f"property {object_type.id_name} in portal ID {self.registry.portal_id}")
         keys = [str(i.get("id")) for i in inputs]
         stored = [self.records.unique_key(object_type, id_property, k) or k for k in keys]
         self.reject_duplicates(stored)
@@ -613,7 +614,8 @@ class Api:
         new = ObjectType(f"2-{number}", name, labels.get("singular", name), labels.get("plural", name),
                          custom_defaults() | properties, primary_display=primary or next(iter(properties), ""),
                          searchable=body.get("searchableProperties") or [], required=body.get("requiredProperties") or [],
-                         error_word=name.upper(), created_at=values.iso_ms(now_ms()))
+                         error_word=name.upper(), created_at=values.iso_ms(now_ms()),
+                         portal_id=self.registry.portal_id)
         self.registry.object_types[new.object_type_id] = new
         for target in body.get("associatedObjects") or []:
             self._define_association(new, target)
@@ -629,6 +631,15 @@ class Api:
             AssociationType(next_id, object_type.object_type_id, to_type.object_type_id, "USER_DEFINED", None, forward),
             AssociationType(next_id + 1, to_type.object_type_id, object_type.object_type_id, "USER_DEFINED", None,
                             backward)]
+
+    # --- the account -------------------------------------------------------------------------
+
+    def account_details(self, request: Request, object_type: None) -> Response:
+        """The account's settings (account-info API): a developer test account on UTC, in dollars."""
+        return Response(200, {
+            "portalId": self.registry.portal_id, "accountType": "DEVELOPER_TEST", "timeZone": "UTC",
+            "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "+00:00",
+            "utcOffsetMilliseconds": 0, "uiDomain": "app.hubspot.com", "dataHostingLocation": "na1"})
 
 
 def _ref(value) -> str:

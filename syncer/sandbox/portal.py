@@ -7,11 +7,12 @@ so endpoints return them as they are.
 from __future__ import annotations
 
 import dataclasses
+import random
 from dataclasses import dataclass, field
 
 from syncer.sandbox import behaviour, errors
 
-PORTAL_ID = 8470001
+LEGACY_PORTAL_ID = 8470001  # the id every portal had before each got its own
 EPOCH_ISO = "2026-01-01T00:00:00.000Z"  # createdAt/updatedAt of seeded definitions
 
 VALID_FIELD_TYPES = {
@@ -63,6 +64,7 @@ class ObjectType:
     error_word: str = ""  # the upper-case word of OBJECT_NOT_FOUND batch messages (§4.1)
     required: list[str] = field(default_factory=list)
     created_at: str = EPOCH_ISO
+    portal_id: int = field(kw_only=True)  # the portal's, not saved with the definition
 
     @property
     def custom(self) -> bool:
@@ -70,7 +72,7 @@ class ObjectType:
 
     @property
     def fully_qualified_name(self) -> str:
-        return f"p{PORTAL_ID}_{self.name}" if self.custom else self.name
+        return f"p{self.portal_id}_{self.name}" if self.custom else self.name
 
     def system_column(self, name: str) -> str | None:
         """The record column a built-in property reads from, if it is one."""
@@ -97,11 +99,13 @@ class ObjectType:
         }
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        del data["portal_id"]
+        return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "ObjectType":
-        return cls(**data)
+    def from_json(cls, data: dict, portal_id: int) -> "ObjectType":
+        return cls(**data, portal_id=portal_id)
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ FEATURES = [("Sunroof", "sunroof"), ("Heated seats", "heated_seats"), ("Navigati
             ("Leather seats", "leather_seats")]
 
 
-def cars() -> ObjectType:
+def cars(portal_id: int) -> ObjectType:
     p = property_definition
     own = [
         p("vin", "VIN", "string", "text", unique=True, group="car_information"),
@@ -166,10 +170,10 @@ def cars() -> ObjectType:
     properties = custom_defaults() | {d["name"]: d for d in own}
     return ObjectType("2-3465404", "cars", "Car", "Cars", properties, primary_display="vin",
                       searchable=["vin", "make", "model", "owner"],
-                      error_word="CARS")
+                      error_word="CARS", portal_id=portal_id)
 
 
-def contacts() -> ObjectType:
+def contacts(portal_id: int) -> ObjectType:
     p = property_definition
     system = dict(read_only=True, hubspot_defined=True, group="contactinformation")
     own = [
@@ -187,10 +191,10 @@ def contacts() -> ObjectType:
                       primary_display="email", searchable=["email", "firstname", "lastname", "phone", "company"],
                       created_name="createdate", modified_names=("lastmodifieddate",),
                       defaults=("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
-                      scope="contacts", error_word="CONTACT")
+                      scope="contacts", error_word="CONTACT", portal_id=portal_id)
 
 
-def companies() -> ObjectType:
+def companies(portal_id: int) -> ObjectType:
     p = property_definition
     system = dict(read_only=True, hubspot_defined=True, group="companyinformation")
     own = [
@@ -207,7 +211,7 @@ def companies() -> ObjectType:
                       primary_display="name", searchable=["name", "domain", "phone"],
                       created_name="createdate",
                       defaults=("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
-                      scope="companies", error_word="COMPANY")
+                      scope="companies", error_word="COMPANY", portal_id=portal_id)
 
 
 def seed_association_types() -> list[AssociationType]:
@@ -240,10 +244,17 @@ def seed_contact_properties() -> list[dict[str, str]]:
     return rows
 
 
-class Registry:
-    """Object types and association types, resolved from the names HubSpot accepts (§1)."""
+def new_portal_id() -> int:
+    """A fresh portal's id, random like a real hub id, so no two sandboxes are the same portal."""
+    return random.SystemRandom().randint(10_000_000, 99_999_999)
 
-    def __init__(self, object_types: list[ObjectType], association_types: list[AssociationType]) -> None:
+
+class Registry:
+    """One portal's object types and association types, resolved from the names HubSpot accepts (§1)."""
+
+    def __init__(self, portal_id: int, object_types: list[ObjectType],
+                 association_types: list[AssociationType]) -> None:
+        self.portal_id = portal_id
         self.object_types = {t.object_type_id: t for t in object_types}
         self.association_types = list(association_types)
 

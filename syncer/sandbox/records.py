@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from syncer.sandbox import behaviour, values
 from syncer.sandbox.errors import ApiError, ItemError, PropertyProblem, invalid_properties, validation
-from syncer.sandbox.portal import PORTAL_ID, ObjectType, Registry
+from syncer.sandbox.portal import ObjectType, Registry
 from syncer.sandbox.store import Record, Store
 
 SOURCE_TYPE = "API"
@@ -54,7 +54,7 @@ class Records:
         if definition is None or not definition["hasUniqueValue"]:
             verb = "update/upsert" if writing else "read"
             raise validation(f"Unable to perform {verb} by non-unique {object_type.object_type_id} "
-                             f"property {name} in portal ID {PORTAL_ID}")
+                             f"property {name} in portal ID {self.registry.portal_id}")
         return name
 
     def unique_key(self, object_type: ObjectType, name: str, raw) -> str | None:
@@ -143,7 +143,7 @@ class Records:
                 return
 
     def _invalid_item(self, item: WriteInput) -> ItemError:
-        error = invalid_properties(item.problems, PORTAL_ID)
+        error = invalid_properties(item.problems, self.registry.portal_id)
         return ItemError("VALIDATION_ERROR", error.body["message"], self._trace_context(item),
                          errors=error.body["errors"])
 
@@ -173,12 +173,11 @@ class Records:
             context["objectWriteTraceId"] = [str(item.trace_id)]
         return context
 
-    @staticmethod
-    def whole_call_error(inputs: list[WriteInput]) -> ApiError:
+    def whole_call_error(self, inputs: list[WriteInput]) -> ApiError:
         """The single error a batch without trace ids fails with: all bad values, else the first conflict."""
         problems = [p for item in inputs for p in item.problems]
         if problems:
-            return invalid_properties(problems, PORTAL_ID)
+            return invalid_properties(problems, self.registry.portal_id)
         first = next(item.error for item in inputs if item.error is not None)
         if first.category == "CONFLICT":
             first.context.pop("objectWriteTraceId", None)
@@ -293,7 +292,8 @@ class Records:
             linked = self.render_associations(object_type, record, associations)
             if linked:
                 body["associations"] = linked
-        body["url"] = behaviour.RECORD_URL.format(portal_id=PORTAL_ID, object_type_id=object_type.object_type_id,
+        body["url"] = behaviour.RECORD_URL.format(portal_id=self.registry.portal_id,
+                                                  object_type_id=object_type.object_type_id,
                                                   id=record.id)
         return body
 

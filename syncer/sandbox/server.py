@@ -51,30 +51,54 @@ class LogEntry:
 class Portal:
     """Store, definitions, records and endpoints, assembled (and seeded) from one SQLite file."""
 
-    def __init__(self, db_path: str | None, seed: bool, ordered_results: bool, shuffle_seed: int | None) -> None:
+    def __init__(self, db_path: str | None, seed: bool, ordered_results: bool, shuffle_seed: int | None,
+                 portal_id: int | None = None) -> None:
         self.store = Store(db_path)
-        with self.store.transaction():
-            saved = self.store.meta("definitions")
-            if saved:
-                self.registry = self._load(json.loads(saved))
-            else:
-                self.registry = self._fresh(seed)
-                self.save_definitions()
-            self.records = Records(self.registry, self.store, shuffle_seed, ordered_results)
-            if seed and not self.store.meta("seeded"):
-                self._seed()
+        try:
+            with self.store.transaction():
+                self.portal_id = self._own_id(portal_id)
+                saved = self.store.meta("definitions")
+                if saved:
+                    self.registry = self._load(self.portal_id, json.loads(saved))
+                else:
+                    self.registry = self._fresh(self.portal_id, seed)
+                    self.save_definitions()
+                self.records = Records(self.registry, self.store, shuffle_seed, ordered_results)
+                if seed and not self.store.meta("seeded"):
+                    self._seed()
+        except BaseException:
+            self.store.close()
+            raise
         self.api = Api(self.registry, self.store, self.records, self.save_definitions)
 
-    @staticmethod
-    def _fresh(seed: bool) -> portal.Registry:
-        types = [portal.contacts(), portal.companies()] + ([portal.cars()] if seed else [])
-        known = {t.object_type_id for t in types}
-        associations = [a for a in portal.seed_association_types() if {a.from_type, a.to_type} <= known]
-        return portal.Registry(types, associations)
+    def _own_id(self, wanted: int | None) -> int:
+        """The portal's id, saved in its store: a new store takes `wanted`, else a random one."""
+        saved = self.store.meta("portal_id")
+        if saved is not None:
+            own = int(saved)
+        elif self.store.meta("definitions"):  # made before each portal had its own id
+            own = portal.LEGACY_PORTAL_ID
+        else:
+            own = wanted if wanted is not None else portal.new_portal_id()
+        if wanted is not None and wanted != own:
+            raise ValueError(f"the sandbox store {self.store.path} is portal {own}, not portal {wanted}; "
+                             "leave portal_id out to open it, or use another file")
+        self.store.set_meta("portal_id", str(own))
+        return own
 
     @staticmethod
-    def _load(saved: dict) -> portal.Registry:
-        return portal.Registry([portal.ObjectType.from_json(t) for t in saved["object_types"]],
+    def _fresh(portal_id: int, seed: bool) -> portal.Registry:
+        types = [portal.contacts(portal_id), portal.companies(portal_id)]
+        if seed:
+            types.append(portal.cars(portal_id))
+        known = {t.object_type_id for t in types}
+        associations = [a for a in portal.seed_association_types() if {a.from_type, a.to_type} <= known]
+        return portal.Registry(portal_id, types, associations)
+
+    @staticmethod
+    def _load(portal_id: int, saved: dict) -> portal.Registry:
+        return portal.Registry(portal_id,
+                               [portal.ObjectType.from_json(t, portal_id) for t in saved["object_types"]],
                                [portal.AssociationType(**a) for a in saved["association_types"]])
 
     def save_definitions(self) -> None:
@@ -226,16 +250,19 @@ class Sandbox:
 
     `with Sandbox() as portal:` gives a fresh, seeded portal at `portal.base_url`; with `db_path`
     the state lives in that SQLite file and survives a restart (a seeded file is not re-seeded).
+    Each fresh store is a portal of its own, with a random id unless `portal_id` names one; a
+    file keeps its id, and ValueError says so when `portal_id` names another.
     """
 
     def __init__(self, db_path=None, token: str = "sandbox", rate_limit: int = behaviour.TEN_SECONDLY_LIMIT,
                  search_rate_limit: int = behaviour.SEARCH_PER_SECOND, faults: str = "", fault_seed=None,
                  seed: bool = True, host: str = "127.0.0.1", port: int = 0, ordered_results: bool = False,
                  extra_tokens: dict[str, set[str]] | None = None,
-                 slow_seconds: float = behaviour.SLOW_SECONDS, log_limit: int = 10_000) -> None:
+                 slow_seconds: float = behaviour.SLOW_SECONDS, log_limit: int = 10_000,
+                 portal_id: int | None = None) -> None:
         self.db_path = str(db_path) if db_path else None
         self.token = token
-        self.portal_id = portal.PORTAL_ID
+        self.wanted_portal_id = portal_id
         self.host, self.port = host, port
         self.seed = seed
         self.ordered_results = ordered_results
@@ -254,6 +281,11 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"Sandbox(base_url={self.base_url!r})"
+
+    @property
+    def portal_id(self) -> int | None:
+        """The portal's id (HubSpot's portalId, the hub id), known once the store is open."""
+        return self.portal.portal_id if self.portal else None
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -298,7 +330,7 @@ class Sandbox:
 
     def bind(self) -> "Sandbox":
         """Open the store and the listening socket without serving yet (so the port is known)."""
-        self.portal = Portal(self.db_path, self.seed, self.ordered_results, self.fault_seed)
+        self.portal = Portal(self.db_path, self.seed, self.ordered_results, self.fault_seed, self.wanted_portal_id)
         try:
             self._server = _Server((self.host, self.port), self)
         except OSError:
@@ -417,11 +449,11 @@ def _error(error: ApiError) -> Response:
 
 def serve(host: str = "127.0.0.1", port: int = 8470, db_path=None, token: str = "sandbox",
           rate_limit: int = behaviour.TEN_SECONDLY_LIMIT, faults: str = "", fault_seed=None,
-          seed: bool = True, on_ready=None) -> None:
+          seed: bool = True, on_ready=None, portal_id: int | None = None) -> None:
     """Serve a sandbox portal in this thread until interrupted (Ctrl-C); `on_ready(sandbox)` is
-    called once the port is bound, before the first request is served."""
+    called once the port is bound (and the portal's id known), before the first request is served."""
     sandbox = Sandbox(db_path=db_path, token=token, rate_limit=rate_limit, faults=faults,
-                      fault_seed=fault_seed, seed=seed, host=host, port=port).bind()
+                      fault_seed=fault_seed, seed=seed, host=host, port=port, portal_id=portal_id).bind()
     if on_ready:
         on_ready(sandbox)
     try:
