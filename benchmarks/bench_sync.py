@@ -109,7 +109,7 @@ def main() -> None:
             HubSpotClient(portal.base_url, portal.token, default_rate_limit=(10_000_000, 10_000)) as client:
         label, seconds, result = timed("first sync (push all, take the snapshot)", lambda: sync(mapping, client))
         lines.append((label, result.calls, seconds))
-        taken = state.path_for(mapping)
+        taken = state.path_for(mapping, str(portal.portal_id))
         shutil.copy(taken, folder / "first.sqlite")
         label, seconds, result = timed("settling sync (reads the first sync's writes back)",
                                        lambda: sync(mapping, client, margin_seconds=0))

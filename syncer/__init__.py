@@ -3,6 +3,9 @@
 The CLI is a thin layer over this Python API; anything it does, a script can do by importing syncer.
 """
 
+# First, before any import: the HTTP layer reads it (User-Agent) while the package is still loading.
+__version__ = "0.1.0"
+
 from syncer.errors import InputError, PortalError, SyncerError
 
 # --- mapping, sheets and values (front of the pipeline) ---
@@ -36,4 +39,3 @@ __all__ = ["export", "ExportSummary", "sync", "SyncResult",
            "estimate", "with_estimate", "render_estimate", "over_budget", "check_portal", "find_stale",
            "read_review", "read_results", "results_document", "retry_plan", "merge_results",
            "build_undo", "undo_path", "RowsFailed"]
-__version__ = "0.1.0"

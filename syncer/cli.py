@@ -10,7 +10,7 @@ from typing import Iterator
 
 import click
 
-from syncer import __version__, report
+from syncer import __version__, portals, report
 from syncer.hubspot import HubSpotClient, PortalInfo
 from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, TOKEN_VAR, resolve_target
 from syncer.errors import Cancelled, InputError, SyncerError
@@ -113,21 +113,37 @@ def portal_options(command):
 
 
 @contextmanager
-def open_client(base_url: str | None = None, token: str | None = None, **options) -> Iterator[HubSpotClient]:
-    """A client for the target portal; with no token and no base URL anywhere, the embedded sandbox."""
+def open_client(base_url: str | None = None, token: str | None = None, *, pinned: tuple[str | None, str] = (None, ""),
+                **options) -> Iterator[HubSpotClient]:
+    """A client for the target portal; with no token and no base URL anywhere, the embedded sandbox,
+    unless `pinned` (the portal a mapping or plan is pinned to, and that file's name) names a real
+    portal: then PortalError (exit 3), as a scheduled run whose secret failed to load must not
+    quietly write to the sandbox. The pin itself is checked by the engine, once it reaches the portal."""
     target = resolve_target(base_url, token)
     if target is not None:
         with HubSpotClient(target.base_url, target.token, **options) as client:
             yield client
         return
+    portals.require_target(pinned[0], pinned_by=pinned[1], token_var=TOKEN_VAR)
     from syncer.sandbox import Sandbox  # the one place the engine's side touches the sandbox
 
     SANDBOX_STATE.parent.mkdir(exist_ok=True)
     with Sandbox(db_path=str(SANDBOX_STATE)) as portal:
         click.echo(f"Using the embedded sandbox portal ({SANDBOX_STATE}); set {TOKEN_VAR} "
                    "to use a real portal.", err=True)
-        with HubSpotClient(portal.base_url, portal.token, **options) as client:
+        with HubSpotClient(portal.base_url, portal.token, embedded_sandbox=True, **options) as client:
             yield client
+
+
+def _pin(mapping_file: str) -> tuple[str | None, str]:
+    """The portal `mapping_file` is pinned to, and its name, for open_client. A mapping that does not
+    load pins nothing here: the command reports its problems in their usual order."""
+    from syncer.mapping import load
+
+    try:
+        return load(mapping_file).portal, Path(mapping_file).name
+    except InputError:
+        return None, Path(mapping_file).name
 
 
 @cli.command()
@@ -162,16 +178,9 @@ def _rate_limit_tier(limit) -> str:
 
 
 @contextmanager
-def _lazy_properties(base_url: str | None, token: str | None):
-    """A function object type → property list that opens the portal on its first call only."""
-    with _lazy_client(base_url, token) as client:
-        yield lambda object_type: client().properties(object_type)
-
-
-@contextmanager
-def _lazy_client(base_url: str | None, token: str | None):
+def _lazy_client(base_url: str | None, token: str | None, pinned: tuple[str | None, str] = (None, "")):
     """A function returning the portal's client, opened on its first call only (so a bad file
-    never costs a request)."""
+    never costs a request), and refused (exit 3) when it is not the portal `pinned` names."""
     from contextlib import ExitStack
 
     with ExitStack() as stack:
@@ -179,7 +188,8 @@ def _lazy_client(base_url: str | None, token: str | None):
 
         def client():
             if not opened:
-                opened.append(stack.enter_context(open_client(base_url, token)))
+                opened.append(stack.enter_context(open_client(base_url, token, pinned=pinned)))
+                portals.check(pinned[0], opened[0], pinned_by=pinned[1])
             return opened[0]
 
         yield client
@@ -206,7 +216,7 @@ def validate(mapping_file: str, source: str | None, base_url: str | None, token:
     """
     from syncer import values
 
-    with _lazy_client(base_url, token) as client:  # asked only once the files are read
+    with _lazy_client(base_url, token, _pin(mapping_file)) as client:  # asked only once the files are read
         def existing(object_type: str, id_property: str, keys: list[str]) -> set[str]:
             portal = client()
             return set(portal.batch_read(portal.object_type(object_type), keys, id_property=id_property))
@@ -229,18 +239,29 @@ def validate(mapping_file: str, source: str | None, base_url: str | None, token:
 @portal_options
 def init(source: str, object_type: str, id_property: str | None, sheet: str | None, header_row: int,
          output: str | None, base_url: str | None, token: str | None) -> None:
-    """Write a first mapping from a sheet's header and the portal's properties.
+    """Write a first mapping from a sheet's header and the portal's properties, pinned to that portal.
 
     Exit 2, naming the sheet's columns and the object's properties, when no column matches a property.
     """
     from syncer import values
 
-    with _lazy_properties(base_url, token) as properties:
-        draft = values.init_mapping(source, properties, object_type=object_type, id_property=id_property,
-                                    sheet=sheet, output=output, header_row=header_row)
+    with _lazy_client(base_url, token) as client:
+        def pin() -> str | None:
+            portal = portals.of(client())
+            if portal.name == portals.SANDBOX or portal.name == portal.hub_id:
+                return portal.name
+            click.echo(f"{portal.name} did not say which portal it is, so the mapping is not pinned to it.", err=True)
+            return None
+
+        draft = values.init_mapping(source, lambda object_type: client().properties(object_type),
+                                    object_type=object_type, id_property=id_property, sheet=sheet, output=output,
+                                    header_row=header_row, portal=pin)
     if output:
-        Path(output).write_text(draft.text, encoding="utf-8")
-        click.echo(f"Wrote {output}: {len(draft.columns)} columns mapped.", err=True)
+        from syncer import tables
+
+        tables.atomic_write(output, draft.text)
+        pinned = f", pinned to {portals.describe(draft.portal)}" if draft.portal else ""
+        click.echo(f"Wrote {output}: {len(draft.columns)} columns mapped{pinned}.", err=True)
     else:
         click.echo(draft.text, nl=False)
     if draft.unmatched:
@@ -313,7 +334,7 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
     Exit 0, or 1 when rows have errors (they would not be sent); see --detailed-exitcode.
     """
     try:
-        with open_client(base_url, token) as client:
+        with open_client(base_url, token, pinned=_pin(mapping_file)) as client:
             built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
                                archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
     except SyncerError as exc:
@@ -353,7 +374,7 @@ def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
                  accept_cost, report_path, quiet, as_json, retry_failed, write_back, base_url, token):
     """Plan, confirm, apply and report: make HubSpot match the sheet."""
     previous = report.read_results(Path(retry_failed)) if retry_failed else None
-    with open_client(base_url, token) as client:
+    with open_client(base_url, token, pinned=_pin(mapping_file)) as client:
         built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
                            archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
         if previous is not None:
@@ -379,7 +400,8 @@ def apply_command(plan_file, yes, accept_cost, report_path, quiet, as_json, repl
     Records changed in HubSpot since the plan was made are reported as conflicts.
     """
     built = load_plan(plan_file)
-    with open_client(base_url, token) as client:
+    planned = portals.planned(built.meta)
+    with open_client(base_url, token, pinned=(planned and planned.name, Path(plan_file).name)) as client:
         check_portal(built, client)
         click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND), err=as_json)
         _confirm(built, yes, accept_cost)
@@ -507,7 +529,7 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
     from syncer.mapping import load
 
     output = output or f"{load(mapping_file).object}-export.xlsx"
-    with open_client(base_url, token) as client, _counter("exporting") as advance:
+    with open_client(base_url, token, pinned=_pin(mapping_file)) as client, _counter("exporting") as advance:
         summary = export(mapping_file, client, output, where=conditions, all_properties=all_properties,
                          archived=archived, on_progress=advance)
     click.echo(f"Exported {summary.records:,} records to {summary.path} ({summary.calls} API calls).")
@@ -539,7 +561,8 @@ def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, 
     """
     from syncer.sync import sync
 
-    with open_client(base_url, token) as client, _write_progress("syncing", show=not as_json) as progress:
+    with (open_client(base_url, token, pinned=_pin(mapping_file)) as client,
+          _write_progress("syncing", show=not as_json) as progress):
         result = sync(mapping_file, client, source=source, prefer=prefer, allow_mass_archive=allow_mass_archive,
                       allow_numeric_keys=allow_numeric_keys,
                       margin_seconds=margin, full=full, approve=_sync_approval(yes), on_progress=progress.advance,

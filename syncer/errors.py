@@ -14,7 +14,8 @@ class InputError(SyncerError):
 
 
 class PortalError(SyncerError):
-    """The portal refused the run: authentication, scopes, unreachable. Exit 3."""
+    """The portal refused the run (authentication, scopes, unreachable), or it is not the portal the
+    mapping or plan is pinned to. Exit 3."""
 
     exit_code = 3
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from syncer import jobs, mapping, tables, values
+from syncer import jobs, mapping, portals, tables, values
 from syncer.errors import InputError
 
 RECORD_ID_COLUMN = "Record ID"
@@ -56,7 +56,7 @@ def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable
     if out.suffix.lower() not in tables.CSV_SUFFIXES | tables.XLSX_SUFFIXES:
         raise InputError(f"{out.name}: cannot write {out.suffix!r}; use .csv or .xlsx")
     calls = getattr(client, "calls", 0)
-    object_type = client.object_type(m.object)
+    object_type, _ = portals.reach(m, client)
     properties = client.properties(object_type)
     problems = [p for p in mapping.check(m, properties) if p.key != "columns" or "id property" not in p.message]
     if problems:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from syncer import execute, mapping, ownership, plan, report, tables, values
-from syncer.errors import InputError
+from syncer import execute, mapping, ownership, plan, portals, report, tables, values
+from syncer.errors import InputError, PortalError
 from syncer.execute import Outcome, Results, RowOutcome
 from syncer.plan import ActionKind, Mode, Plan
 
@@ -40,6 +40,7 @@ class Prepared:
     local: values.LocalRows
     object_type: object
     properties: list[dict]
+    portal: portals.Portal
 
     @property
     def mapped_properties(self) -> list[str]:
@@ -59,13 +60,13 @@ def prepare(mapping_path: str | Path | mapping.Mapping, client, *, source: str |
         raise InputError(f"{m.path}: the mapping names no source; give one with --source FILE")
     is_csv = path.suffix.lower() in tables.CSV_SUFFIXES
     table = tables.read(path, sheet=None if is_csv else m.sheet, header_row=m.header_row)
-    object_type = object_type or client.object_type(m.object)
+    object_type, portal = portals.reach(m, client, object_type)
     properties = properties if properties is not None else client.properties(object_type)
     problems = mapping.check(m, properties, table.header)
     if problems:
         raise InputError("the mapping does not fit the portal or the sheet:\n" +
                          "\n".join(f"  {p}" for p in problems))
-    return Prepared(m, table, values.canonicalize(table, m, properties), object_type, properties)
+    return Prepared(m, table, values.canonicalize(table, m, properties), object_type, properties, portal)
 
 
 def build_plan(mapping_path: str | Path, client, *, source: str | Path | None = None,
@@ -103,7 +104,7 @@ def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
     object_type = prepared.object_type.object_type_id
     owned = None
     if mode is Mode.MIRROR and not archive_unowned:
-        owned = ownership.owned(m.path, object_type)
+        owned = ownership.owned(m.path, prepared.portal.key, object_type)
     built = plan.build(
         local, remote, object_type=object_type, id_property=m.id_property,
         mode=mode, blank_cells=m.sync.blank_cells, row_errors=row_errors,
@@ -234,7 +235,8 @@ def _row_errors(local: values.LocalRows) -> dict[int, str]:
 def _plan_meta(prepared: Prepared, client) -> dict:
     return {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "portal": portal_identity(client, prepared.object_type),
+        "portal": prepared.portal.name,
+        "hub_id": prepared.portal.hub_id,
         "mapping": str(prepared.mapping.path),
         "mapping_digest": prepared.mapping.digest,
         "source": str(prepared.table.path),
@@ -244,20 +246,16 @@ def _plan_meta(prepared: Prepared, client) -> dict:
     }
 
 
-def portal_identity(client, object_type) -> str:
-    """Which portal a plan belongs to: its id where a custom object's name carries it
-    (p{portalId}_name), else the base URL. The embedded sandbox's port changes; its id does not."""
-    name = client.object_type(object_type).fully_qualified_name
-    portal_id = name[1:].split("_", 1)[0] if name.startswith("p") and "_" in name else ""
-    return f"portal {portal_id}" if portal_id.isdigit() else client.base_url
-
-
 def check_portal(built: Plan, client) -> None:
-    """Refuse to apply a plan made against another portal."""
-    planned = built.meta.get("portal")
-    current = portal_identity(client, built.object_type)
-    if planned and planned != current:
-        raise InputError(f"the plan was made against {planned}, not {current}; make a new plan there")
+    """Refuse (PortalError, exit 3) to apply a plan made against another portal than `client`'s:
+    compared by hub id where both are known (a reset sandbox is another portal), else by name."""
+    planned, current = portals.planned(built.meta), portals.of(client)
+    if planned is None:
+        return
+    same = planned.hub_id == current.hub_id if planned.hub_id and current.hub_id else planned.name == current.name
+    if not same:
+        raise PortalError(f"the plan was made against {planned}, not {current}, which this run reached; "
+                          "nothing was done: make a new plan there")
 
 
 # --- applying ----------------------------------------------------------------------------------
@@ -325,10 +323,11 @@ def refuse_unsafe(built: Plan) -> None:
 
 
 def _record_ownership(built: Plan, results: Results) -> None:
-    if not built.meta.get("mapping"):
+    portal = portals.planned(built.meta)
+    if not built.meta.get("mapping") or portal is None:
         return
     kept = (Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED)
-    ownership.record(built.meta["mapping"], built.object_type,
+    ownership.record(built.meta["mapping"], portal.key, built.object_type,
                      synced=[o.record_id for o in results.outcomes if o.outcome in kept and o.record_id],
                      archived=[o.record_id for o in results.outcomes if o.outcome is Outcome.ARCHIVED])
 
@@ -459,7 +458,7 @@ def build_undo(built: Plan, results: Results, client) -> Plan | None:
                                   ((actions, uncertain.actions), (after, uncertain.after), (before, uncertain.before)))
         actions["row"] = actions["row"].astype("Int64")
         notes += uncertain.meta["not_restorable"]
-    meta = {k: built.meta[k] for k in ("portal", "mapping", "associations") if k in built.meta}
+    meta = {k: built.meta[k] for k in (*portals.META_FIELDS, "mapping", "associations") if k in built.meta}
     meta.update({
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "undo_of": results.meta.get("run_id"),
@@ -559,7 +558,7 @@ class _Journal:
 
 def _journal_header(built: Plan, run_id: str, started_at: str) -> dict:
     return {"syncer_undo_journal": JOURNAL_VERSION, "run_id": run_id, "started_at": started_at,
-            "portal": built.meta.get("portal"), "mapping": built.meta.get("mapping"),
+            **{k: built.meta.get(k) for k in portals.META_FIELDS}, "mapping": built.meta.get("mapping"),
             "object_type": built.object_type, "id_property": built.id_property, "mode": Mode(built.mode).value,
             "properties": list(built.properties), "associations": built.meta.get("associations") or {}}
 
@@ -645,7 +644,7 @@ def _undo_of_writes(header: dict, entries: list[dict], client, *, undo_of, lines
                           "record_id": record.id, "updated_at": record.updated_at, "after": after, "before": before})
     if not lines and not notes:
         return None
-    meta = {"portal": header.get("portal"), "mapping": header.get("mapping"),
+    meta = {**{k: header.get(k) for k in portals.META_FIELDS}, "mapping": header.get("mapping"),
             "associations": header.get("associations") or {},
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "undo_of": undo_of, "not_restorable": notes}
@@ -722,8 +721,8 @@ def recover_journals(built: Plan, client) -> list[str]:
             except OSError:
                 continue  # a run still writing
             header, entries = read_journal(path)
-            if (_resolved(header.get("mapping")), header.get("portal"), header.get("object_type")) != (
-                    _resolved(built.meta.get("mapping")), built.meta.get("portal"), built.object_type):
+            if (_resolved(header.get("mapping")), portals.planned(header), header.get("object_type")) != (
+                    _resolved(built.meta.get("mapping")), portals.planned(built.meta), built.object_type):
                 continue
             target = path.with_suffix(".json")
             if not target.exists():

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from syncer.errors import InputError
+from syncer.portals import HUB_ID, SANDBOX
 
 
 MAX_WHERE = 4  # HubSpot's 6 filters per search group, less sync's hs_lastmodifieddate one and a paging one
@@ -79,6 +80,9 @@ class SyncSettings(_Strict):
 class MappingFile(_Strict):
     """The YAML mapping file, as written by a person."""
 
+    portal: str | None = Field(
+        None, description="The portal this mapping belongs to: its hub id (e.g. 12345678), or sandbox for the "
+        "embedded sandbox portal. Every command refuses another portal (exit 3). `syncer init` writes it.")
     object: str = Field(description="Object name, fully qualified name or objectTypeId (e.g. 2-3465404).")
     id_property: str = Field(description="A unique property (hasUniqueValue) matching rows to records.")
     source: str | None = Field(None, description="The sheet (csv, xlsx, xlsm), relative to the mapping file.")
@@ -100,6 +104,15 @@ class MappingFile(_Strict):
         if isinstance(columns, dict):
             return {str(k): ({"property": v} if isinstance(v, str) else v) for k, v in columns.items()}
         return columns
+
+    @field_validator("portal", mode="before")
+    @classmethod
+    def _hub_id_or_sandbox(cls, portal: Any) -> Any:
+        text = str(portal).strip() if isinstance(portal, (int, str)) and not isinstance(portal, bool) else None
+        if portal is not None and not (text == SANDBOX or (text and HUB_ID.fullmatch(text))):
+            raise ValueError(f"{portal!r} is not a portal: give its hub id (digits, as `syncer info` shows it) "
+                             f"or {SANDBOX}")
+        return text
 
     @field_validator("where")
     @classmethod
@@ -431,12 +444,14 @@ class Draft:
     text: str
     columns: dict[str, str]
     unmatched: list[str]
+    portal: str | None = None
 
 
 def draft(header: list[str], properties: list[dict], *, object_type: str, id_property: str | None = None,
-          source: str | None = None, sheet: str | None = None, header_row: int = 1) -> Draft:
+          source: str | None = None, sheet: str | None = None, header_row: int = 1, portal: str | None = None) -> Draft:
     """Match each header to a writable property: exact name, then case-insensitive name or label,
-    then the closest name or label. Each property is used once. `header_row` is written when not 1."""
+    then the closest name or label. Each property is used once. `header_row` is written when not 1;
+    `portal` (a hub id, or sandbox) pins the mapping to the portal it was drafted against."""
     writable = [p for p in properties if not _read_only(p)]
     matches: dict[str, str] = {}
     for matcher in (_exact, _case_insensitive, _nearest):
@@ -449,8 +464,8 @@ def draft(header: list[str], properties: list[dict], *, object_type: str, id_pro
                 matches[column] = found
     ordered = {c: matches[c] for c in header if c in matches}
     id_property = id_property or _pick_id(ordered.values(), properties, object_type)
-    text = _draft_yaml(object_type, id_property, source, sheet, ordered, header_row)
-    return Draft(text=text, columns=ordered, unmatched=[c for c in header if c not in ordered])
+    text = _draft_yaml(object_type, id_property, source, sheet, ordered, header_row, portal)
+    return Draft(text=text, columns=ordered, unmatched=[c for c in header if c not in ordered], portal=portal)
 
 
 def _exact(column: str, props: list[dict]) -> str | None:
@@ -479,8 +494,10 @@ def _pick_id(mapped, properties: list[dict], object_type: str) -> str:
     return next((n for n in mapped if n in unique), unique[0] if unique else "hs_object_id")
 
 
-def _draft_yaml(object_type, id_property, source, sheet, columns: dict[str, str], header_row: int = 1) -> str:
-    doc: dict[str, Any] = {"object": object_type, "id_property": id_property}
+def _draft_yaml(object_type, id_property, source, sheet, columns: dict[str, str], header_row: int = 1,
+                portal: str | None = None) -> str:
+    doc: dict[str, Any] = {"portal": int(portal) if HUB_ID.fullmatch(portal) else portal} if portal else {}
+    doc.update({"object": object_type, "id_property": id_property})
     if source:
         doc["source"] = source
     if sheet:

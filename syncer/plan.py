@@ -359,7 +359,7 @@ PLAN_CHANGED = "the plan was changed after it was made: plan again"
 # field (created_at, undo_of, not_restorable, the version, …) is covered as "other".
 DIGEST_PARTS = {
     "actions": ("actions", "counts"),
-    "target": ("object_type", "id_property", "mode", "properties", "portal"),
+    "target": ("object_type", "id_property", "mode", "properties", "portal", "hub_id"),
     "associations": ("associations",),
     "estimate": ("estimate", "max_daily_share"),
     "mapping and source": ("mapping", "mapping_digest", "source", "source_digest", "sheet", "header_row"),

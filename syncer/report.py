@@ -14,7 +14,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from syncer import plan as plans, tables
+from syncer import plan as plans, portals, tables
 from syncer.errors import InputError
 from syncer.execute import Outcome, Results, RowOutcome
 from syncer.plan import ActionKind, Plan
@@ -47,7 +47,9 @@ def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND, width: int | None = 
     """
     width = width or shutil.get_terminal_size((100, 24)).columns
     counts = plan.counts()
-    lines = ["  ".join(f"{kind} {n}" for kind, n in counts.items())]
+    planned = portals.planned(plan.meta)
+    lines = [f"On {planned}:"] if planned else []
+    lines.append("  ".join(f"{kind} {n}" for kind, n in counts.items()))
     for kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.ARCHIVE, ActionKind.SKIP, ActionKind.ERROR):
         numbers = plan.of_kind(kind)
         if len(numbers) == 0:
@@ -436,6 +438,7 @@ def run_document(command: str, built: Plan | None, results: Results | None, *, e
         "syncer_output": JSON_OUTPUT_VERSION,
         "command": command,
         "exit_code": exit_code,
+        **({} if built is None else {k: built.meta.get(k) for k in portals.META_FIELDS}),
         "plan": None if built is None else {
             "object_type": built.object_type, "mode": built.mode.value, "counts": built.counts(),
             "has_changes": built.has_changes, "estimate": built.meta.get("estimate")},
@@ -481,6 +484,8 @@ def sync_document(result) -> dict:
         "syncer_output": JSON_OUTPUT_VERSION,
         "command": "sync",
         "exit_code": result.exit_code,
+        "portal": result.portal and result.portal.name,
+        "hub_id": result.portal and result.portal.hub_id,
         "first_sync": result.first,
         "source": str(result.source),
         "snapshot": str(result.snapshot),

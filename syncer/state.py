@@ -1,6 +1,8 @@
 """The last-sync snapshot of a two-way sync: the base of its three-way merge (SQLite).
 
-One file per mapping, `.syncer/<mapping stem>.sync.sqlite` beside the mapping. Per key (the id
+One file per mapping and portal, `.syncer/<mapping stem>.<portal key>.sync.sqlite` beside the
+mapping (portals.Portal.key: the hub id), so syncing one mapping with two portals keeps two bases,
+and a reset sandbox (a new portal) starts with a first sync. Per key (the id
 property's canonical value): the record id, whether HubSpot had archived the record, the record's
 `updatedAt` as the last sync last saw it (the answer to its write, or its read), the canonical value
 of each property both sides agreed on and, per association column (`assoc:<column>`), the target's
@@ -53,9 +55,30 @@ def target_column(name: str) -> str:
     return TARGET_PREFIX + name.split(":", 1)[1]
 
 
-def path_for(mapping_path: str | Path) -> Path:
+def path_for(mapping_path: str | Path, portal: str) -> Path:
+    """The snapshot of `mapping_path`'s syncs with the portal whose key (portals.Portal.key) is `portal`."""
+    mapping_path = Path(mapping_path).resolve()
+    return mapping_path.parent / ".syncer" / f"{mapping_path.stem}.{portal}.sync.sqlite"
+
+
+def legacy_path(mapping_path: str | Path) -> Path:
+    """Where syncer 0.1 kept a mapping's one snapshot, whatever the portal."""
     mapping_path = Path(mapping_path).resolve()
     return mapping_path.parent / ".syncer" / f"{mapping_path.stem}.sync.sqlite"
+
+
+def load_legacy(mapping_path: str | Path, portal) -> Snapshot | None:
+    """Syncer 0.1's snapshot of this mapping, when it may be `portal`'s (a portals.Portal): it named
+    no portal, so it is taken unless the custom object it names carries another hub id
+    (p<hub id>_<name>). The caller saves it under the portal's name and removes this file."""
+    snapshot = load(legacy_path(mapping_path))
+    if snapshot is None:
+        return None
+    from syncer.hubspot.models import ObjectType
+
+    known = snapshot.meta.get("object_type")
+    hub_id = ObjectType(**known).hub_id if known else None
+    return snapshot if hub_id is None or hub_id == portal.hub_id else None
 
 
 def load(path: Path) -> Snapshot | None:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from syncer import execute, jobs, mapping, merge, plan, report, state, tables, values
+from syncer import execute, jobs, mapping, merge, plan, portals, report, state, tables, values
 from syncer.errors import InputError
 from syncer.export import conditions, sheet_cells
 
@@ -55,6 +55,7 @@ class SyncResult:
     push_plan: plan.Plan | None = None
     sheet_changed: bool = False  # saved by someone else meanwhile: not written into, snapshot kept
     held: list[tables.CellError] = field(default_factory=list)  # HubSpot values the sheet cannot hold
+    portal: portals.Portal | None = None  # the portal synced with
 
     @property
     def exit_code(self) -> int:
@@ -122,9 +123,12 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     if prefer not in (None, merge.SHEET, merge.HUBSPOT):
         raise InputError(f"prefer must be sheet or hubspot, not {prefer!r}")
     m = mapping.load(mapping_path)
-    snapshot_path = state.path_for(m.path)
-    snapshot = state.load(snapshot_path)
     calls = getattr(client, "calls", 0)
+    portal = portals.check(m.portal, client, pinned_by=m.path.name)  # before the snapshot, which is the portal's
+    snapshot_path = state.path_for(m.path, portal.key)
+    snapshot = state.load(snapshot_path)
+    legacy = state.load_legacy(m.path, portal) if snapshot is None else None
+    snapshot = snapshot or legacy
     same = snapshot is not None and snapshot.meta.get("mapping_digest") == m.digest
     cached = snapshot.meta.get("definitions") if same else None
     prepared = _prepare(m, client, source, snapshot, cached)
@@ -160,7 +164,7 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     edits = _sheet_edits(prepared, merged, links)
     next_base = _hold(next_base, edits.held, snapshot)
     result = SyncResult(prepared.table.path, snapshot_path, snapshot is None, merged.counts, merged.conflicts,
-                        results, errors, 0, built, held=[error for error, _, _ in edits.held])
+                        results, errors, 0, built, held=[error for error, _, _ in edits.held], portal=portal)
     if _edits_sheet(merged) and tables.file_digest(prepared.table.path) != prepared.table.digest:
         # Saved meanwhile (in Excel, say): its rows may have moved, so nothing goes into it, and the
         # snapshot stays as it was, so the next sync finds this run's pulls again.
@@ -169,6 +173,8 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
         _write_sheet(prepared, edits, merged.conflicts)
         first_sync_ms = started_ms if snapshot is None else snapshot.meta.get("first_sync_ms")
         state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms, first_sync_ms)), snapshot_path)
+        if legacy is not None:  # now saved under this portal's name
+            state.legacy_path(m.path).unlink(missing_ok=True)
     result.calls = getattr(client, "calls", 0) - calls
     return result
 
@@ -448,7 +454,7 @@ def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client, links: list
     remote = pd.concat([merged.push_remote, steady[1]]) if len(steady[1]) else merged.push_remote
     local, remote, row_errors, pushed = _to_targets(local, remote, m.id_property, links, reads, snapshot, client)
     meta = {"mapping": str(m.path), "source": str(prepared.table.path), "mapping_digest": m.digest,
-            "portal": jobs.portal_identity(client, prepared.object_type), "max_daily_share": m.sync.max_daily_share}
+            "portal": prepared.portal.name, "hub_id": prepared.portal.hub_id, "max_daily_share": m.sync.max_daily_share}
     if links:
         meta["associations"] = {link.name: link.described() | {"shown": _shown(link, local, remote, pushed, reads,
                                                                                  snapshot)}

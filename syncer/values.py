@@ -811,8 +811,9 @@ def _key_errors(table: Table, m: Mapping) -> list[CellError]:
 
 def init_mapping(source: str | Path, properties: PropertySource, *, object_type: str, id_property: str | None = None,
                  sheet: str | int | None = None, output: str | Path | None = None,
-                 header_row: int = 1) -> mapping_module.Draft:
+                 header_row: int = 1, portal: Callable[[], str | None] | None = None) -> mapping_module.Draft:
     """A first mapping for `source` (see `mapping.draft`); `source` is written relative to `output`.
+    `portal`, called once the properties are read, gives the pin to write (see syncer.portals).
 
     `header_row` is the row holding the column names. A sheet none of whose columns matches a
     property of the object raises InputError naming both, and the row the names seem to be on
@@ -841,7 +842,7 @@ def init_mapping(source: str | Path, properties: PropertySource, *, object_type:
     props = _properties(properties, object_type)
     draft = mapping_module.draft(table.header, props, object_type=object_type, id_property=id_property,
                                  source=relative, sheet=table.sheet if isinstance(sheet, str) else None,
-                                 header_row=header_row)
+                                 header_row=header_row, portal=portal() if portal else None)
     if draft.columns:
         return draft
     writable = sorted(p["name"] for p in props if not mapping_module._read_only(p))

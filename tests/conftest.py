@@ -57,6 +57,14 @@ def run(sandbox, project, monkeypatch):
     return invoke
 
 
+def snapshot_path(mapping: Path) -> Path:
+    """The two-way sync snapshot beside `mapping`, which state.path_for keys by portal (a test uses
+    one portal); a path that does not exist when there is none."""
+    found = sorted((mapping.parent / ".syncer").glob(f"{mapping.stem}.*.sync.sqlite"))
+    assert len(found) <= 1, found
+    return found[0] if found else mapping.parent / ".syncer" / f"{mapping.stem}.none.sync.sqlite"
+
+
 def sheet_rows(path) -> list[dict]:
     """A CSV sheet's rows as dicts of text, as a person's edit sees them."""
     with open(path, newline="", encoding="utf-8") as f:

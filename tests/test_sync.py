@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import copy_project
+from conftest import copy_project, snapshot_path
 from syncer.cli import cli
 from syncer.sandbox import Sandbox
 
@@ -139,7 +139,7 @@ def edit_in_hubspot(client, vin, **properties):
 VIN, OTHER = "SXK0HEVNTNKFHHKLE", "2WW7PUPR6WJKFUXMB"
 
 
-def test_first_sync_pushes_the_sheet_and_a_quiet_resync_costs_two_calls(sync, sheet, client, sandbox):
+def test_first_sync_pushes_the_sheet_and_a_quiet_resync_costs_three_calls(sync, sheet, client, sandbox):
     first_sync(sync)
     assert len(records(client)) == ROWS
     settle = sync("--margin", "0")  # reads the first sync's own writes back once
@@ -148,9 +148,10 @@ def test_first_sync_pushes_the_sheet_and_a_quiet_resync_costs_two_calls(sync, sh
     again = sync("--margin", "0")
     assert again.exit_code == 0, again.output
     assert "pushed 0" in again.output and "pulled 0" in again.output
-    # the search for changes and the archived ids; properties come from the snapshot; no per-row call
+    # which portal this is (the snapshot is that portal's), the search for changes and the archived
+    # ids; properties come from the snapshot; no per-row call
     assert [(e.path.rsplit("/", 1)[-1], e.query) for e in sandbox.request_log] == [
-        ("search", ""), (CARS, "limit=100&archived=true")]
+        ("details", ""), ("search", ""), (CARS, "limit=100&archived=true")]
 
 
 def test_edited_only_in_the_sheet_is_pushed(sync, sheet, client, sandbox):
@@ -314,7 +315,7 @@ def test_a_sync_killed_mid_push_converges_with_no_lost_edit_and_no_duplicate(tmp
     with Sandbox() as portal:
         args = ["sync", str(mapping), "--base-url", portal.base_url, "--token", portal.token]
         assert CliRunner().invoke(cli, args).exit_code == 0
-        snapshot = (tmp_path / "mappings" / ".syncer" / "cars.sync.sqlite").read_bytes()
+        snapshot = snapshot_path(mapping).read_bytes()
         sheet.set(VIN, "Listing price", 11111)
         sheet.append({"VIN": "KILLEDMIDSYNC0001", "Make": "Dacia"})
         from syncer.hubspot import HubSpotClient
@@ -328,7 +329,7 @@ def test_a_sync_killed_mid_push_converges_with_no_lost_edit_and_no_duplicate(tmp
         run.send_signal(signal.SIGKILL)
         run.communicate(timeout=30)
         gate.release()
-        assert (tmp_path / "mappings" / ".syncer" / "cars.sync.sqlite").read_bytes() == snapshot
+        assert snapshot_path(mapping).read_bytes() == snapshot
         rerun = CliRunner().invoke(cli, args)
         assert rerun.exit_code == 0, rerun.output
         with HubSpotClient(portal.base_url, portal.token) as client:
@@ -345,7 +346,7 @@ def test_a_version_1_snapshot_is_upgraded_and_keeps_both_sides_edits(sync, sheet
     import sqlite3
 
     first_sync(sync)
-    path = project / "mappings" / ".syncer" / "cars.sync.sqlite"
+    path = snapshot_path(project / "mappings" / "cars.yaml")
     with sqlite3.connect(path) as db:  # version 1's layout: no updatedAt per record
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         db.execute("ALTER TABLE records DROP COLUMN updated_at")
@@ -366,7 +367,7 @@ def test_a_snapshot_of_an_unknown_schema_version_is_refused_with_the_fix(sync, p
     import sqlite3
 
     first_sync(sync)
-    path = project / "mappings" / ".syncer" / "cars.sync.sqlite"
+    path = snapshot_path(project / "mappings" / "cars.yaml")
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     db.close()

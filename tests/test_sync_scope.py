@@ -13,7 +13,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import on_small_csv, sheet_rows, write_sheet
+from conftest import on_small_csv, sheet_rows, snapshot_path, write_sheet
 from syncer import mapping, state
 from syncer.sync import DEFAULT_MARGIN_SECONDS
 
@@ -59,12 +59,12 @@ def vins(sheet) -> list[str]:
 
 
 def snapshot(project) -> state.Snapshot:
-    return state.load(state.path_for(project / "mappings" / "cars.yaml"))
+    return state.load(snapshot_path(project / "mappings" / "cars.yaml"))
 
 
 def last_sync_began(project, since_ms: int) -> None:
     """Rewrite the snapshot as if the last sync's search had begun at `since_ms`."""
-    path = state.path_for(project / "mappings" / "cars.yaml")
+    path = snapshot_path(project / "mappings" / "cars.yaml")
     taken = state.load(path)
     taken.meta["since_ms"] = since_ms
     state.save(taken, path)
@@ -250,7 +250,8 @@ def test_a_where_on_an_unmapped_property_keeps_working_on_a_quiet_resync(sync, c
     quiet = sync()  # the snapshot holds the mapped properties' definitions only: one call more
     assert quiet.exit_code == 0, quiet.output
     assert sorted(e.path for e in sandbox.request_log) == [
-        f"/crm/v3/objects/{CARS}", f"/crm/v3/objects/{CARS}/search", f"/crm/v3/properties/{CARS}"]
+        "/account-info/v3/details", f"/crm/v3/objects/{CARS}", f"/crm/v3/objects/{CARS}/search",
+        f"/crm/v3/properties/{CARS}"]
     upsert(client, NEW, make="Kia", year="2024")
     upsert(client, OUTSIDE, make="Fiat", year="2015")
     result = sync()
@@ -291,7 +292,7 @@ def test_a_bad_where_in_the_mapping_exits_2_naming_the_file_and_sends_nothing(ru
     assert f'Error: cars.yaml: where[1] "{condition}": {problem}' in result.output
     assert posts(sandbox) == []  # no search, no write
     assert cars.read_bytes() == before and not (project / "out.csv").exists()
-    assert not state.path_for(project / "mappings" / "cars.yaml").exists()
+    assert not snapshot_path(project / "mappings" / "cars.yaml").exists()
 
 
 def test_too_many_conditions_are_refused_with_the_line(run, cars, project):

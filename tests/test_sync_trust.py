@@ -10,7 +10,7 @@ import threading
 import jsonschema
 import pytest
 
-from conftest import REPO
+from conftest import REPO, snapshot_path
 from syncer.hubspot import HubSpotClient
 from syncer.sync import sync as sync_api
 from test_sync import CARS, OTHER, VIN, Sheet, edit_in_hubspot, records
@@ -45,7 +45,7 @@ def set_mapping(project, old: str, new: str) -> None:
 
 
 def snapshot_bytes(project) -> bytes:
-    return (project / "mappings" / ".syncer" / "cars.sync.sqlite").read_bytes()
+    return snapshot_path(project / "mappings" / "cars.yaml").read_bytes()
 
 
 def writes(sandbox) -> list[str]:
@@ -84,7 +84,7 @@ def test_a_sync_over_max_daily_share_needs_yes(sync, sheet, csv_project, client,
     assert "Error: not synced: the sync would make" in refused.stderr
     assert "more than sync.max_daily_share 0.00%" in refused.stderr and "Pass --yes" in refused.stderr
     assert records(client) == {}
-    assert not (csv_project / "mappings" / ".syncer" / "cars.sync.sqlite").exists()
+    assert not snapshot_path(csv_project / "mappings" / "cars.yaml").exists()
     assert sync("--yes").exit_code == 0
     assert len(records(client)) == 40
     sandbox.clear_log()
@@ -136,9 +136,10 @@ def test_records_a_sync_wrote_are_read_back_once_in_searches_and_cost_nothing_mo
     sandbox.clear_log()
     settle = sync("--margin", "0")
     assert settle.exit_code == 0 and "pushed 0," in settle.output and "pulled 0 cells" in settle.output
-    # 40 records, 200 a page: one search, then the archived ids; no link or contact read, no properties
+    # 40 records, 200 a page: which portal, one search, then the archived ids; no link or contact
+    # read, no properties
     assert [(e.method, e.path.rsplit("/", 1)[-1]) for e in sandbox.request_log] == [
-        ("POST", "search"), ("GET", CARS)]
+        ("GET", "details"), ("POST", "search"), ("GET", CARS)]
 
 
 def test_a_hubspot_edit_made_while_sync_was_writing_is_pulled_not_overwritten(sheet, csv_project, sandbox, client):

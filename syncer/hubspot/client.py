@@ -43,6 +43,7 @@ class PortalInfo:
     rate_limit: RateLimit | None
     object_types: list[ObjectType]
 
+ACCOUNT_DETAILS = "/account-info/v3/details"
 _OBJECT_TYPE_ID = re.compile(r"\d+-\d+")  # 0-1 (contacts), 2-3465404 (a custom object)
 
 
@@ -59,8 +60,9 @@ class HubSpotClient:
                  max_workers: int | None = None, default_rate_limit: tuple[int, int] = (100, 10_000),
                  search_rate_limit: tuple[int, int] = (5, 1_000), max_attempts: int = 6,
                  max_retry_time: float = 120.0, backoff_base: float = 0.5,
-                 on_event: Callable[[object], None] | None = None) -> None:
+                 on_event: Callable[[object], None] | None = None, embedded_sandbox: bool = False) -> None:
         self.base_url = check_base_url(base_url)
+        self.embedded_sandbox = embedded_sandbox  # the CLI's own sandbox portal, which `portal: sandbox` names
         workers = max_workers or _workers_for(default_rate_limit)
         self._limiter = RateLimiter(default_rate_limit, search_rate_limit)
         self._transport = Transport(
@@ -70,6 +72,7 @@ class HubSpotClient:
         self._schemas: list[ObjectType] | None = None
         self._types: dict[str, ObjectType] = {}
         self._labels: dict[tuple[str, str], list[dict]] = {}
+        self._hub_id: str | None = None
         self._lock = threading.Lock()
         self.on_event = on_event
 
@@ -114,7 +117,7 @@ class HubSpotClient:
         """Every custom object type the schemas API lists (cached for the client's life)."""
         if self._schemas is None:
             body = self._get("/crm/v3/schemas")
-            self._schemas = [ObjectType.from_schema(schema) for schema in body.get("results") or []]
+            self._schemas = [self._seen(ObjectType.from_schema(schema)) for schema in body.get("results") or []]
         return list(self._schemas)
 
     def _find_type(self, wanted: str) -> ObjectType:
@@ -127,7 +130,7 @@ class HubSpotClient:
             if candidate.answers_to(wanted):
                 return candidate
         try:
-            return ObjectType.from_schema(self._get(f"/crm/v3/schemas/{_segment(wanted)}"))
+            return self._seen(ObjectType.from_schema(self._get(f"/crm/v3/schemas/{_segment(wanted)}")))
         except NotFoundError:
             raise self._unknown_type(wanted) from None
 
@@ -410,9 +413,27 @@ class HubSpotClient:
     def portal_info(self) -> PortalInfo:
         """Where the client points, the rate-limit tier the headers report, and the object types it sees."""
         types = self.object_types()
-        portal_id = next((t.fully_qualified_name[1:].split("_", 1)[0] for t in types
-                          if t.fully_qualified_name.startswith("p") and "_" in t.fully_qualified_name), None)
-        return PortalInfo(self.base_url, portal_id, self.rate_limit, types)
+        return PortalInfo(self.base_url, self.hub_id(), self.rate_limit, types)
+
+    def hub_id(self) -> str | None:
+        """The portal's hub id (HubSpot's portalId), as the portal itself said it in this client's
+        life: in a custom object's fully qualified name (p<hub id>_<name>) from a schemas answer, else
+        from GET /account-info/v3/details, asked once. None when the portal answers neither."""
+        if self._hub_id is None:
+            try:
+                found = self._get(ACCOUNT_DETAILS).get("portalId")
+            except (NotFoundError, errors.MissingScopesError):
+                found = None
+            with self._lock:
+                self._hub_id = self._hub_id or (str(found) if isinstance(found, int) and found > 0 else None)
+        return self._hub_id
+
+    def _seen(self, object_type: ObjectType) -> ObjectType:
+        """Note the hub id a custom object type's fully qualified name carries (p<hub id>_<name>)."""
+        if object_type.hub_id and self._hub_id is None:
+            with self._lock:
+                self._hub_id = object_type.hub_id
+        return object_type
 
     # --- plumbing ---------------------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncer.hubspot.errors import HubSpotError
+
+_HUB_ID_IN_NAME = re.compile(r"p([1-9][0-9]*)_.+", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,12 @@ class ObjectType:
             labels=dict(schema.get("labels") or {}),
             raw=schema,
         )
+
+    @property
+    def hub_id(self) -> str | None:
+        """The portal's hub id, which a custom object's fully qualified name carries (p<hub id>_<name>)."""
+        found = _HUB_ID_IN_NAME.fullmatch(self.fully_qualified_name)
+        return found.group(1) if found else None
 
     def answers_to(self, wanted: str) -> bool:
         """True when `wanted` is this type's name, label, fully qualified name or objectTypeId."""
