@@ -296,7 +296,7 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
     finally:
         if journal is not None:
             journal.close()  # kept on an error: the next run on this mapping turns it into an undo plan
-    results.meta.update({k: built.meta[k] for k in ("mapping", "source") if k in built.meta})
+    results.meta.update({k: built.meta[k] for k in ("mapping", "source", *portals.META_FIELDS) if k in built.meta})
     results.meta.update(run_id=run_id, started_at=started_at, recovered_undo=recovered)
     results.meta["estimate"] = built.meta.get("estimate")
     _record_ownership(built, results)

@@ -69,10 +69,15 @@ def test_init_on_the_embedded_sandbox_pins_sandbox_and_plans_name_it(embedded, p
     assert "On the embedded sandbox portal (portal " in embedded("plan", "mappings/new.yaml").output
 
 
-def test_an_unpinned_mapping_keeps_the_embedded_default_and_says_so(embedded):
+def test_an_unpinned_mapping_keeps_the_embedded_default_and_says_so(embedded, project):
     planned = embedded("plan", MAPPING, "--json")
     assert planned.exit_code == 0, planned.output
     assert json.loads(planned.stdout)["portal"] == "sandbox"
+    pushed = embedded("push", MAPPING, "--yes", "--json", "--report", "report.json")
+    assert pushed.exit_code == 0, pushed.output
+    assert json.loads(pushed.stdout)["portal"] == "sandbox"
+    report = json.loads((project / "report.json").read_text())
+    assert report["portal"] == "sandbox" and report["hub_id"] == json.loads(planned.stdout)["hub_id"]
 
 
 # --- a pinned mapping needs its portal -----------------------------------------------------------
