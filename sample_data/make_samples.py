@@ -125,10 +125,13 @@ def main() -> None:
 
 
 def grow(folder: Path, rows: int, *, vin_prefix: str = "GROWN", changed: int = 0,
-         associations: bool = True) -> Path:
+         associations: bool = True, relinked: int = 0) -> Path:
     """cars.csv in `folder`: the sample's rows repeated to `rows` rows with fresh VINs (and a new
-    listing price on the first `changed`), and cars.yaml reading it. Returns the mapping's path.
-    Without `associations` the mapping binds properties only and Owner email is left blank."""
+    listing price on the first `changed`; on the first `relinked`, the Owner email of the next
+    contact of OWNERS, so a push re-links those cars), and cars.yaml reading it. Returns the
+    mapping's path. Without `associations` the mapping binds properties only and Owner email is
+    left blank (`relinked` then changes nothing)."""
+    emails = [owner.lower().replace(" ", ".") + "@example.com" for owner in OWNERS]
     with open(HERE / "cars.csv", newline="", encoding="utf-8") as f:
         sample = list(csv.DictReader(f))
     with open(folder / "cars.csv", "w", newline="", encoding="utf-8") as f:
@@ -138,6 +141,8 @@ def grow(folder: Path, rows: int, *, vin_prefix: str = "GROWN", changed: int = 0
             row = {**sample[i % len(sample)], "VIN": f"{vin_prefix}{i:012d}"}
             if i < changed:
                 row["Listing price"] = str(100000 + i)
+            if i < relinked:
+                row["Owner email"] = emails[(emails.index(row["Owner email"]) + 1) % len(emails)]
             if not associations:
                 row["Owner email"] = ""
             writer.writerow(row)
