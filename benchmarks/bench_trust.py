@@ -56,17 +56,19 @@ def review_in_two_passes(built, path):
     and the plan file beside them, then the workbook loaded again to fill the values sent, and saved."""
     import hashlib
 
+    import pandas as pd
     from openpyxl import load_workbook
     from openpyxl.styles import PatternFill
     from syncer import plan, report, tables
 
     changed = PatternFill("solid", fgColor="FFEB9C")
     text = plan.dumps(built)
-    sheets = {"Summary": report._summary_frame(built, hashlib.sha256(text.encode()).hexdigest())}
+    facts = [("plan digest", hashlib.sha256(text.encode()).hexdigest()), *built.counts().items()]
+    sheets = {"Summary": pd.DataFrame(facts, columns=["item", "value"])}
     for kind in plan.ActionKind:
         numbers = built.of_kind(kind)
         if len(numbers) and kind is not plan.ActionKind.UNCHANGED:
-            sheets[kind.value.capitalize()] = report._action_frame(built, kind, numbers)
+            sheets[kind.value.capitalize()] = report._action_frame(built, kind, numbers, report._Display.of(built))
     tables.write_sheets(sheets, path)
     path.with_suffix(".plan.json").write_text(text, encoding="utf-8")
     book = load_workbook(path)

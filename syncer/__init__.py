@@ -6,28 +6,50 @@ The CLI is a thin layer over this Python API; anything it does, a script can do 
 # First, before any import: the HTTP layer reads it (User-Agent) while the package is still loading.
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
+from syncer._lazy import exports
 from syncer.errors import InputError, PortalError, SyncerError
 
-# --- mapping, sheets and values (front of the pipeline) ---
-from syncer.mapping import Mapping, load as load_mapping, json_schema as mapping_schema  # noqa: E402
-from syncer.tables import CellError, Table, read as read_table, write as write_table  # noqa: E402
-from syncer.values import LocalRows, Validation, canonicalize, init_mapping, validate  # noqa: E402
+# Each name's module, imported when the name is first used (syncer/_lazy.py).
+_EXPORTS = {
+    # mapping, sheets and values (front of the pipeline)
+    "Mapping": "syncer.mapping", "load_mapping": "syncer.mapping:load", "mapping_schema": "syncer.mapping:json_schema",
+    "CellError": "syncer.tables", "Table": "syncer.tables", "read_table": "syncer.tables:read",
+    "write_table": "syncer.tables:write",
+    "LocalRows": "syncer.values", "Validation": "syncer.values", "canonicalize": "syncer.values",
+    "init_mapping": "syncer.values", "validate": "syncer.values",
+    # plan, push, apply
+    "Outcome": "syncer.execute", "Results": "syncer.execute", "RowOutcome": "syncer.execute",
+    "apply_plan": "syncer.jobs", "build_plan": "syncer.jobs", "load_plan": "syncer.jobs", "prepare": "syncer.jobs",
+    "save_plan": "syncer.jobs", "write_back": "syncer.jobs",
+    "ActionKind": "syncer.plan", "Mode": "syncer.plan", "Plan": "syncer.plan", "estimate": "syncer.plan",
+    "read_results": "syncer.report", "read_review": "syncer.report", "render_estimate": "syncer.report",
+    "render_plan": "syncer.report", "render_results": "syncer.report", "results_document": "syncer.report",
+    "write_results": "syncer.report", "write_review": "syncer.report", "write_errors": "syncer.report",
+    # operator trust: cost, approval, retry, undo
+    "RowsFailed": "syncer.execute",
+    "build_undo": "syncer.jobs", "check_portal": "syncer.jobs", "find_stale": "syncer.jobs",
+    "merge_results": "syncer.jobs", "over_budget": "syncer.jobs", "retry_plan": "syncer.jobs",
+    "undo_path": "syncer.jobs", "with_estimate": "syncer.jobs",
+    # export and two-way sync
+    "ExportSummary": "syncer.export", "export": "syncer.export", "SyncResult": "syncer.sync", "sync": "syncer.sync",
+}
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
 
-# --- plan, push, apply ---
-from syncer.execute import Outcome, Results, RowOutcome  # noqa: E402
-from syncer.jobs import apply_plan, build_plan, load_plan, prepare, save_plan, write_back  # noqa: E402
-from syncer.plan import ActionKind, Mode, Plan, estimate  # noqa: E402
-from syncer.report import (read_results, read_review, render_estimate, render_plan, render_results,  # noqa: E402
-                           results_document, write_results, write_review)
-
-# --- operator trust: cost, approval, retry, undo ---
-from syncer.execute import RowsFailed  # noqa: E402
-from syncer.jobs import (build_undo, check_portal, find_stale, merge_results, over_budget,  # noqa: E402
-                         retry_plan, undo_path, with_estimate)
-
-# --- export and two-way sync ---
-from syncer.export import ExportSummary, export  # noqa: E402
-from syncer.sync import SyncResult, sync  # noqa: E402
+if TYPE_CHECKING:  # what type checkers and editors see; at run time, _EXPORTS
+    from syncer.execute import Outcome, Results, RowOutcome, RowsFailed
+    from syncer.export import ExportSummary, export
+    from syncer.jobs import (apply_plan, build_plan, build_undo, check_portal, find_stale, load_plan,
+                             merge_results, over_budget, prepare, retry_plan, save_plan, undo_path, with_estimate,
+                             write_back)
+    from syncer.mapping import Mapping, json_schema as mapping_schema, load as load_mapping
+    from syncer.plan import ActionKind, Mode, Plan, estimate
+    from syncer.report import (read_results, read_review, render_estimate, render_plan, render_results,
+                               results_document, write_errors, write_results, write_review)
+    from syncer.sync import SyncResult, sync
+    from syncer.tables import CellError, Table, read as read_table, write as write_table
+    from syncer.values import LocalRows, Validation, canonicalize, init_mapping, validate
 
 __all__ = ["export", "ExportSummary", "sync", "SyncResult",
            "SyncerError", "InputError", "PortalError",
@@ -35,7 +57,7 @@ __all__ = ["export", "ExportSummary", "sync", "SyncResult",
            "LocalRows", "Validation", "canonicalize", "init_mapping", "validate",
            "Plan", "ActionKind", "Mode", "Results", "RowOutcome", "Outcome",
            "prepare", "build_plan", "apply_plan", "load_plan", "save_plan", "write_back",
-           "render_plan", "render_results", "write_results", "write_review",
+           "render_plan", "render_results", "write_results", "write_review", "write_errors",
            "estimate", "with_estimate", "render_estimate", "over_budget", "check_portal", "find_stale",
            "read_review", "read_results", "results_document", "retry_plan", "merge_results",
            "build_undo", "undo_path", "RowsFailed"]

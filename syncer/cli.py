@@ -6,17 +6,40 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
 
-from syncer import __version__, portals, report
-from syncer.hubspot import HubSpotClient, PortalInfo
-from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, TOKEN_VAR, resolve_target
+from syncer import __version__, portals
 from syncer.errors import Cancelled, InputError, SyncerError
-from syncer.jobs import (apply_plan, build_plan, check_portal, load_plan, merge_results, over_budget,
-                         retry_plan, save_plan, write_back)
-from syncer.plan import ActionKind, Mode, to_json as plan_to_json
+from syncer.modes import Mode
+from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, STATE_DIR_VAR, TOKEN_VAR, resolve_target, state_folder
+
+if TYPE_CHECKING:
+    from syncer.hubspot import HubSpotClient, PortalInfo
+
+# Modules a command needs (pandas, openpyxl, requests, pydantic behind them) are imported inside
+# it, so `syncer --help`, `--version` and TAB completion start at once.
+
+
+class _File(click.Path):
+    """A file to read or write. `-` (standard input or output) is refused, naming the option, where
+    syncer cannot stream (sheets, workbooks, reports need a file); never taken as a file named `-`."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(dir_okay=False, **options)
+
+    def convert(self, value, param, ctx):
+        if value == "-":
+            self.fail("'-' (standard input or output) cannot be used here: give a file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _FileOrStdout(_File):
+    """A file to write, or `-` for standard output."""
+
+    def convert(self, value, param, ctx):
+        return value if value == "-" else super().convert(value, param, ctx)
 
 
 class _Group(click.Group):
@@ -24,6 +47,8 @@ class _Group(click.Group):
     cancellation (a no at a prompt) is no error: its message alone, and exit 4."""
 
     def invoke(self, ctx: click.Context):
+        from syncer import settings, talk
+
         try:
             return super().invoke(ctx)
         except Cancelled as exc:
@@ -34,15 +59,50 @@ class _Group(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        finally:
+            talk.reset()  # -v's handler and --state-dir last one command (many run in one process under tests)
+            settings.state_dir = None
 
 
-@click.group(cls=_Group)
-@click.version_option(__version__, prog_name="syncer")
+def _verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value and not ctx.resilient_parsing:
+        from syncer import talk
+
+        talk.configure(value)
+
+
+def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["syncer.quiet"] = True  # meta is shared by a command's context and its group's
+
+
+def quiet() -> bool:
+    """-q was given (to the command or to `syncer`): no progress display, listings or notes."""
+    return bool(click.get_current_context().meta.get("syncer.quiet"))
+
+
+def _talk_options() -> list[click.Option]:
+    """-v and -q, for `syncer` itself and (_talk_everywhere) every command."""
+    return [click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbose,
+                         help="Say what the run does: each phase and its time, retries, 429 waits, the rate "
+                              "limit learnt. -vv: every request."),
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_quiet,
+                         help="No progress display, per-change listing or notes: results and errors only.")]
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, params=_talk_options())
+@click.version_option(__version__, "-V", "--version", prog_name="syncer")
 @click.option("--traceback", is_flag=True, help="Show the full stack trace of an error.")
+@click.option("--state-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help=f"Keep undo plans, the ownership ledger and sync snapshots here instead of in .syncer beside "
+                   f"each mapping (a folder per mapping). [default: ${STATE_DIR_VAR}]")
 @click.pass_context
-def cli(ctx: click.Context, traceback: bool) -> None:
+def cli(ctx: click.Context, traceback: bool, state_dir: str | None) -> None:
     """Keep spreadsheets (CSV, Excel) and HubSpot CRM objects in step."""
+    from syncer import settings
+
     ctx.meta["syncer.traceback"] = traceback
+    settings.state_dir = state_dir
 
 
 # --- sandbox -----------------------------------------------------------------------------------
@@ -99,7 +159,6 @@ def sandbox_serve(host, port, db_path, token, rate_limit, faults, fault_seed, no
 
 # --- portal: the launcher every portal command uses, and `syncer info` ----------------------------
 
-SANDBOX_STATE = Path(".syncer") / "sandbox.sqlite"
 
 
 def portal_options(command):
@@ -113,12 +172,29 @@ def portal_options(command):
 
 
 @contextmanager
+def _phases_shown() -> Iterator[None]:
+    """On a terminal (and without -q), a spinner naming the phase under way (reading the sheet,
+    converting, reading HubSpot, planning), so a long one never shows a blank screen."""
+    if not sys.stderr.isatty() or quiet():
+        yield
+        return
+    from rich.console import Console
+
+    from syncer import talk
+
+    with Console(stderr=True).status("starting") as status, talk.watch(lambda what: status.update(f"{what}…")):
+        yield
+
+
+@contextmanager
 def open_client(base_url: str | None = None, token: str | None = None, *, pinned: tuple[str | None, str] = (None, ""),
                 **options) -> Iterator[HubSpotClient]:
     """A client for the target portal; with no token and no base URL anywhere, the embedded sandbox,
     unless `pinned` (the portal a mapping or plan is pinned to, and that file's name) names a real
     portal: then PortalError (exit 3), as a scheduled run whose secret failed to load must not
     quietly write to the sandbox. The pin itself is checked by the engine, once it reaches the portal."""
+    from syncer.hubspot import HubSpotClient
+
     target = resolve_target(base_url, token)
     if target is not None:
         with HubSpotClient(target.base_url, target.token, **options) as client:
@@ -127,10 +203,12 @@ def open_client(base_url: str | None = None, token: str | None = None, *, pinned
     portals.require_target(pinned[0], pinned_by=pinned[1], token_var=TOKEN_VAR)
     from syncer.sandbox import Sandbox  # the one place the engine's side touches the sandbox
 
-    SANDBOX_STATE.parent.mkdir(exist_ok=True)
-    with Sandbox(db_path=str(SANDBOX_STATE)) as portal:
-        click.echo(f"Using the embedded sandbox portal ({SANDBOX_STATE}); set {TOKEN_VAR} "
-                   "to use a real portal.", err=True)
+    state = state_folder() / "sandbox.sqlite"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    with Sandbox(db_path=str(state)) as portal:
+        if not quiet():
+            click.echo(f"Using the embedded sandbox portal ({state}); set {TOKEN_VAR} "
+                       "to use a real portal.", err=True)
         with HubSpotClient(portal.base_url, portal.token, embedded_sandbox=True, **options) as client:
             yield client
 
@@ -206,8 +284,8 @@ def mapping_schema_command() -> None:
 
 
 @cli.command()
-@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
-@click.option("--source", type=click.Path(), help="Check this sheet instead of the mapping's source.")
+@click.argument("mapping_file", metavar="MAPPING", type=_File())
+@click.option("--source", type=_File(), help="Check this sheet instead of the mapping's source.")
 @portal_options
 def validate(mapping_file: str, source: str | None, base_url: str | None, token: str | None) -> None:
     """Check a mapping, its sheet and every value against the portal's properties. Writes nothing.
@@ -229,13 +307,13 @@ def validate(mapping_file: str, source: str | None, base_url: str | None, token:
 
 
 @cli.command()
-@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("source", type=_File())
 @click.option("--object", "object_type", required=True, help="Object name, fully qualified name or objectTypeId.")
 @click.option("--id-property", help="Unique property matching rows to records. [default: the first unique one mapped]")
 @click.option("--sheet", help="xlsx only: the sheet to read. [default: the first]")
 @click.option("--header-row", type=click.IntRange(min=1), default=1, show_default=True,
               help="The row holding the column names; rows above it are ignored.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the mapping here. [default: print it]")
+@click.option("-o", "--output", type=_FileOrStdout(), help="Write the mapping here (- prints it). [default: print it]")
 @portal_options
 def init(source: str, object_type: str, id_property: str | None, sheet: str | None, header_row: int,
          output: str | None, base_url: str | None, token: str | None) -> None:
@@ -245,6 +323,7 @@ def init(source: str, object_type: str, id_property: str | None, sheet: str | No
     """
     from syncer import values
 
+    output = None if output == "-" else output  # printed
     with _lazy_client(base_url, token) as client:
         def pin() -> str | None:
             portal = portals.of(client())
@@ -281,7 +360,7 @@ def _plan_options(command):
     command = click.option("--allow-mass-archive", is_flag=True,
                            help="Let mirror mode archive more than max_archive_fraction of the records.")(command)
     command = click.option("--mode", type=_MODES, help="Overrides the mapping's sync.mode.")(command)
-    return click.option("--source", type=click.Path(dir_okay=False),
+    return click.option("--source", type=_File(),
                         help="The sheet to read instead of the mapping's source.")(command)
 
 
@@ -294,12 +373,23 @@ def _report_path(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+def _errors_path(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Refuse an --errors path that cannot be written before anything is sent, and keep it for
+    _finish (push and apply share it, without a parameter of their own)."""
+    if value and Path(value).suffix.lower() not in (".csv", ".xlsx"):
+        raise click.BadParameter("the failed rows are written to a .csv or .xlsx file")
+    _report_path(ctx, param, value)
+    ctx.meta["syncer.errors"] = value
+
+
 def _run_options(command):
     command = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document on stdout (other text goes to stderr).")(command)
-    command = click.option("--quiet", is_flag=True, help="No progress bar and no per-change listing.")(command)
-    command = click.option("--report", "report_path", type=click.Path(dir_okay=False), callback=_report_path,
+    command = click.option("--report", "report_path", type=_File(), callback=_report_path,
                            help="Write the per-row results report (.csv, .xlsx or .json).")(command)
+    command = click.option("--errors", type=_File(), callback=_errors_path, expose_value=False,
+                           help="Write the failed rows in the sheet's own columns (.csv or .xlsx), to fix there "
+                                "and push again with --source FILE --retry-failed REPORT.")(command)
     command = click.option("--accept-cost", is_flag=True,
                            help="Apply even when the run uses more than sync.max_daily_share of the daily allowance.")(command)
     return click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")(command)
@@ -319,10 +409,11 @@ class _PlanCommand(click.Command):
 
 
 @cli.command("plan", cls=_PlanCommand)
-@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
+@click.argument("mapping_file", metavar="MAPPING", type=_File())
 @_plan_options
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as JSON, for `syncer apply`.")
-@click.option("--review", type=click.Path(dir_okay=False), help="Write a review workbook (.xlsx) to approve rows in.")
+@click.option("-o", "--out", type=_FileOrStdout(),
+              help="Save the plan as JSON, for `syncer apply` (- prints it on stdout, as --json does).")
+@click.option("--review", type=_File(), help="Write a review workbook (.xlsx) to approve rows in.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document on stdout.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there is nothing to do, 2 with changes, 1 on any error (error rows included).")
@@ -333,8 +424,14 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
 
     Exit 0, or 1 when rows have errors (they would not be sent); see --detailed-exitcode.
     """
+    from syncer import report
+    from syncer.jobs import build_plan, save_plan
+    from syncer.plan import ActionKind, to_json as plan_to_json
+
+    if out == "-":  # the plan file's document on stdout: --json's, which `syncer apply` reads too
+        out, as_json = None, True
     try:
-        with open_client(base_url, token, pinned=_pin(mapping_file)) as client:
+        with open_client(base_url, token, pinned=_pin(mapping_file)) as client, _phases_shown():
             built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
                                archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
     except SyncerError as exc:
@@ -353,7 +450,7 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
         click.echo(json.dumps({"syncer_output": report.JSON_OUTPUT_VERSION, "command": "plan", "exit_code": code,
                                **plan_to_json(built)}, ensure_ascii=False, indent=1))
     else:
-        click.echo(report.render_plan(built))
+        click.echo(report.render_plan(built, limit=0 if quiet() else report.SHOWN_PER_KIND))
     if out:
         click.echo(f"\nPlan saved to {out}; apply it with: syncer apply {out}", err=as_json)
     if review:
@@ -363,25 +460,29 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
 
 
 @cli.command("push")
-@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
+@click.argument("mapping_file", metavar="MAPPING", type=_File())
 @_plan_options
 @_run_options
-@click.option("--retry-failed", type=click.Path(dir_okay=False, exists=True), metavar="REPORT",
+@click.option("--retry-failed", type=_File(exists=True), metavar="REPORT",
               help="Send only the rows that failed in this results report, and merge the outcomes into it.")
 @click.option("--write-back", is_flag=True, help="Add sync_status, sync_record_id, sync_error columns to the source.")
 @portal_options
 def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, allow_numeric_keys, yes,
-                 accept_cost, report_path, quiet, as_json, retry_failed, write_back, base_url, token):
+                 accept_cost, report_path, as_json, retry_failed, write_back, base_url, token):
     """Plan, confirm, apply and report: make HubSpot match the sheet."""
+    from syncer import report
+    from syncer.jobs import build_plan, merge_results, retry_plan
+
     previous = report.read_results(Path(retry_failed)) if retry_failed else None
     with open_client(base_url, token, pinned=_pin(mapping_file)) as client:
-        built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
-                           archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
+        with _phases_shown():
+            built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
+                               archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
         if previous is not None:
             built = retry_plan(built, previous)
-        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND), err=as_json)
+        click.echo(report.render_plan(built, limit=0 if quiet() else report.SHOWN_PER_KIND), err=as_json)
         _confirm(built, yes, accept_cost)
-        results = _apply_with_progress(built, client, quiet=quiet or as_json)
+        results = _apply_with_progress(built, client, quiet=quiet() or as_json)
     if previous is not None:
         results = merge_results(previous, results)
         results.meta["not_retried"] = built.meta.get("not_retried") or []
@@ -390,22 +491,25 @@ def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
 
 
 @cli.command("apply")
-@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.argument("plan_file", metavar="PLAN", type=_File())
 @_run_options
 @click.option("--replan", is_flag=True, help="Re-plan records changed in HubSpot since the plan was made.")
 @portal_options
-def apply_command(plan_file, yes, accept_cost, report_path, quiet, as_json, replan, base_url, token):
+def apply_command(plan_file, yes, accept_cost, report_path, as_json, replan, base_url, token):
     """Apply a saved plan, a review workbook's approved rows, or an undo plan, exactly.
 
     Records changed in HubSpot since the plan was made are reported as conflicts.
     """
+    from syncer import report
+    from syncer.jobs import check_portal, load_plan
+
     built = load_plan(plan_file)
     planned = portals.planned(built.meta)
     with open_client(base_url, token, pinned=(planned and planned.name, Path(plan_file).name)) as client:
         check_portal(built, client)
-        click.echo(report.render_plan(built, limit=0 if quiet else report.SHOWN_PER_KIND), err=as_json)
+        click.echo(report.render_plan(built, limit=0 if quiet() else report.SHOWN_PER_KIND), err=as_json)
         _confirm(built, yes, accept_cost)
-        results = _apply_with_progress(built, client, quiet=quiet or as_json, check_stale=True, replan=replan)
+        results = _apply_with_progress(built, client, quiet=quiet() or as_json, check_stale=True, replan=replan)
     results.meta["not_restorable"] = built.meta.get("not_restorable") or []
     _finish("apply", built, results, report_path, False, as_json)
 
@@ -415,6 +519,8 @@ CANCELLED = "Cancelled: nothing was sent to HubSpot."
 
 def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
     """Ask before applying; ask again when the run is costly. --yes answers the first question only."""
+    from syncer.jobs import over_budget
+
     if not built.has_changes:
         return
     costly = None if accept_cost else over_budget(built)
@@ -437,6 +543,8 @@ def _ask(question: str, refused: str, cancelled: str) -> None:
 
 def _apply_with_progress(built, client, *, quiet: bool, **options):
     """apply_plan with a progress bar on a terminal; Ctrl-C finishes the batches in flight, then stops."""
+    from syncer.jobs import apply_plan
+
     with _write_progress("applying", show=not quiet and built.has_changes) as progress:
         progress.writing = True  # a saved plan's stale check reads first, and Ctrl-C there stops as cleanly
         return apply_plan(built, client, should_stop=progress.stop.is_set, on_progress=progress.advance, **options)
@@ -490,6 +598,9 @@ def _write_progress(label: str, show: bool):
 
 
 def _finish(command, built, results, report_path, write_back_results: bool, as_json) -> None:
+    from syncer import report
+    from syncer.jobs import write_back
+
     click.echo(report.render_results(results), err=as_json)
     if report_path:
         report.write_results(results, Path(report_path))
@@ -500,6 +611,16 @@ def _finish(command, built, results, report_path, write_back_results: bool, as_j
             click.echo(f"Results written back to {write_back(results, built)}", err=as_json)
         except InputError as exc:  # the run happened: say so, and what it left undone
             click.echo(f"Not written back: {exc}", err=True)
+            exit_code = max(exit_code, 1)
+    errors = click.get_current_context().meta.get("syncer.errors")
+    if errors:
+        try:
+            written = report.write_errors(results, Path(errors))
+            retry = f" --retry-failed {report_path}" if report_path else ""
+            click.echo(f"{written:,} failed row(s) written to {errors}; fix them there, then: "
+                       f"syncer push MAPPING --source {errors}{retry}", err=as_json)
+        except InputError as exc:  # as for write-back: the run happened, the file could not be made
+            click.echo(f"Failed rows not written: {exc}", err=True)
             exit_code = max(exit_code, 1)
     if results.meta.get("undo"):
         click.echo(f"Undo plan written to {results.meta['undo']}; revert this run with: "
@@ -514,8 +635,8 @@ def _finish(command, built, results, report_path, write_back_results: bool, as_j
 
 
 @cli.command("export")
-@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The sheet to write (.xlsx or .csv). "
+@click.argument("mapping_file", metavar="MAPPING", type=_File())
+@click.option("-o", "--output", type=_File(), help="The sheet to write (.xlsx or .csv). "
               "[default: <object>-export.xlsx]")
 @click.option("--where", "conditions", multiple=True, metavar="EXPR",
               help='A condition such as "year >= 2020", "make in Ford,BMW", "price between 1000 5000", '
@@ -536,8 +657,8 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
 
 
 @cli.command("sync")
-@click.argument("mapping_file", metavar="MAPPING", type=click.Path(dir_okay=False))
-@click.option("--source", type=click.Path(dir_okay=False), help="The sheet to sync instead of the mapping's source.")
+@click.argument("mapping_file", metavar="MAPPING", type=_File())
+@click.option("--source", type=_File(), help="The sheet to sync instead of the mapping's source.")
 @click.option("--prefer", type=click.Choice(["sheet", "hubspot"]),
               help="Settle conflicts (changed on both sides) this way. [default: list them, exit 1]")
 @click.option("--allow-mass-archive", is_flag=True,
@@ -559,10 +680,11 @@ def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, 
     Asks before archiving records or using more than sync.max_daily_share of the daily allowance;
     without a terminal it refuses (exit 2, nothing changed) unless --yes.
     """
+    from syncer import report
     from syncer.sync import sync
 
     with (open_client(base_url, token, pinned=_pin(mapping_file)) as client,
-          _write_progress("syncing", show=not as_json) as progress):
+          _write_progress("syncing", show=not as_json and not quiet()) as progress):
         result = sync(mapping_file, client, source=source, prefer=prefer, allow_mass_archive=allow_mass_archive,
                       allow_numeric_keys=allow_numeric_keys,
                       margin_seconds=margin, full=full, approve=_sync_approval(yes), on_progress=progress.advance,
@@ -576,6 +698,8 @@ def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, 
 def _sync_approval(yes: bool):
     """sync's question before archiving or a costly run: --yes answers it; no terminal refuses."""
     def approve(built, reasons: list[str]) -> None:
+        from syncer import report
+
         if yes:
             return
         click.echo(report.render_plan(built), err=True)
@@ -587,6 +711,8 @@ def _sync_approval(yes: bool):
 
 
 def _render_sync(result) -> str:
+    from syncer import report
+
     c = result.counts
     lines = [f"{'First sync' if result.first else 'Sync'} of {result.source.name}: pushed {c['push']}, "
              f"archived {c['archive']}, pulled {c['pull']} cells, appended {c['append']} rows, "
@@ -614,7 +740,7 @@ def _render_sync(result) -> str:
 @contextmanager
 def _counter(what: str):
     """A callback counting records on a rich progress bar (stderr terminals only)."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or quiet():
         yield lambda done: None
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -623,6 +749,17 @@ def _counter(what: str):
                   transient=True) as bar:
         task = bar.add_task(what, total=None)
         yield lambda done: bar.update(task, completed=done)
+
+
+def _talk_everywhere(group: click.Group) -> None:
+    """-v and -q on every command, as on `syncer` itself (syncer push -q, syncer -q push)."""
+    for command in group.commands.values():
+        command.params.extend(_talk_options())
+        if isinstance(command, click.Group):
+            _talk_everywhere(command)
+
+
+_talk_everywhere(cli)
 
 
 def main() -> None:

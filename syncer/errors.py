@@ -1,4 +1,4 @@
-"""The exception tree. Each class carries the exit code the CLI turns it into (DESIGN.md)."""
+"""The exception tree. Each class carries the exit code the CLI turns it into (docs/ARCHITECTURE.md, "Exit codes")."""
 
 
 class SyncerError(Exception):

@@ -17,7 +17,7 @@ from enum import Enum
 import pandas as pd
 
 from syncer.errors import SyncerError
-from syncer.plan import BATCH_SIZE, STEP_INPUTS, ActionKind, Plan
+from syncer.plan import BATCH_SIZE, STEP_INPUTS, WRITES, ActionKind, Plan
 
 
 class Outcome(str, Enum):
@@ -76,6 +76,13 @@ class Results:
     # record id → the updatedAt HubSpot answered a write with: the undo plan's stale check starts there
     updated_at: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """Short, for notebooks and logs: the counts, the calls and the portal, never the rows."""
+        counts = ", ".join(f"{kind}={n:,}" for kind, n in self.counts().items() if n) or "no rows"
+        portal = f", portal={self.meta['portal']!r}" if self.meta.get("portal") else ""
+        stopped = ", interrupted" if self.interrupted else ""
+        return f"<Results {counts}; {self.calls:,} calls{portal}{stopped}>"
+
     def counts(self) -> dict[str, int]:
         found = Counter(o.outcome for o in self.outcomes)
         return {kind.value: found.get(kind, 0) for kind in Outcome}
@@ -91,7 +98,7 @@ class Results:
 
     @property
     def exit_code(self) -> int:
-        """DESIGN.md: 0 when every row succeeded, 1 when some failed or conflicted."""
+        """docs/ARCHITECTURE.md, "Exit codes": 0 when every row succeeded, 1 when some failed or conflicted."""
         return 1 if self.problems or self.interrupted else 0
 
     def raise_for_failures(self) -> None:
@@ -113,7 +120,8 @@ class Results:
 
 @dataclass(frozen=True)
 class Progress:
-    """Sent to the `on_progress` callback after each step: rows settled so far of the total."""
+    """Sent to the `on_progress` callback after each step: rows sent to HubSpot so far, of those the
+    run sends (unchanged, skipped and conflicting rows are not counted: a rate shows real work)."""
 
     done: int
     total: int
@@ -148,6 +156,8 @@ def apply(
             outcomes[number] = settled
     calls_before = getattr(client, "calls", 0)
     interrupted = False
+    to_send = sum(n not in outcomes for kind in WRITES for n in plan.of_kind(kind))
+    sent_so_far = 0
     for kind, send in ((ActionKind.CREATE, run.send_creates), (ActionKind.UPDATE, run.send_updates),
                        (ActionKind.ARCHIVE, run.send_archives)):
         pending = [n for n in plan.of_kind(kind) if n not in outcomes]
@@ -164,8 +174,9 @@ def apply(
             if kind is not ActionKind.ARCHIVE:
                 sent = run.link_associations(sent)
             outcomes.update(sent)
+            sent_so_far += len(step)
             if on_progress:
-                on_progress(Progress(len(outcomes), len(run.lines)))
+                on_progress(Progress(sent_so_far, to_send))
     for number in run.lines:
         if number not in outcomes:
             outcomes[number] = run.outcome(number, Outcome.SKIPPED, error_category="INTERRUPTED",

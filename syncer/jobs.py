@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from syncer import execute, mapping, ownership, plan, portals, report, tables, values
+from syncer import execute, mapping, ownership, plan, portals, report, settings, tables, talk, values
 from syncer.errors import InputError, PortalError
 from syncer.execute import Outcome, Results, RowOutcome
 from syncer.plan import ActionKind, Mode, Plan
 
-STATUS_COLUMNS = ("sync_status", "sync_record_id", "sync_error")
+STATUS_COLUMNS = report.STATUS_COLUMNS  # what write-back adds to the sheet (an errors file carries them too)
 
 
 @dataclass
@@ -59,14 +59,21 @@ def prepare(mapping_path: str | Path | mapping.Mapping, client, *, source: str |
     if path is None:
         raise InputError(f"{m.path}: the mapping names no source; give one with --source FILE")
     is_csv = path.suffix.lower() in tables.CSV_SUFFIXES
-    table = tables.read(path, sheet=None if is_csv else m.sheet, header_row=m.header_row)
-    object_type, portal = portals.reach(m, client, object_type)
-    properties = properties if properties is not None else client.properties(object_type)
+    with talk.phase(f"read {path.name}") as done:
+        table = tables.read(path, sheet=None if is_csv else m.sheet, header_row=m.header_row)
+        done(f"{len(table.frame):,} rows")
+    with talk.phase("asked the portal for the object and its properties") as done:
+        object_type, portal = portals.reach(m, client, object_type)
+        properties = properties if properties is not None else client.properties(object_type)
+        done(f"{object_type.name} on {portal}")
     problems = mapping.check(m, properties, table.header)
     if problems:
         raise InputError("the mapping does not fit the portal or the sheet:\n" +
                          "\n".join(f"  {p}" for p in problems))
-    return Prepared(m, table, values.canonicalize(table, m, properties), object_type, properties, portal)
+    with talk.phase("converted the cells") as done:
+        local = values.canonicalize(table, m, properties)
+        done(f"{len(local.errors):,} cell errors")
+    return Prepared(m, table, local, object_type, properties, portal)
 
 
 def build_plan(mapping_path: str | Path, client, *, source: str | Path | None = None,
@@ -99,18 +106,56 @@ def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
             row_errors[row] = f"{row_errors[row]}; {message}" if row in row_errors else message
     meta = _plan_meta(prepared, client)
     meta["max_daily_share"] = m.sync.max_daily_share
+    meta["display"] = display_description(prepared)
     if m.associations:
         meta["associations"] = _plan_associations(prepared, client, local, remote, row_errors)
     object_type = prepared.object_type.object_type_id
     owned = None
     if mode is Mode.MIRROR and not archive_unowned:
         owned = ownership.owned(m.path, prepared.portal.key, object_type)
-    built = plan.build(
-        local, remote, object_type=object_type, id_property=m.id_property,
-        mode=mode, blank_cells=m.sync.blank_cells, row_errors=row_errors,
-        max_archive_fraction=m.sync.max_archive_fraction, allow_mass_archive=allow_mass_archive,
-        owned=owned, meta=meta)
+    with talk.phase("planned") as done:
+        built = plan.build(
+            local, remote, object_type=object_type, id_property=m.id_property,
+            mode=mode, blank_cells=m.sync.blank_cells, row_errors=row_errors,
+            max_archive_fraction=m.sync.max_archive_fraction, allow_mass_archive=allow_mass_archive,
+            owned=owned, meta=meta)
+        done(", ".join(f"{kind} {n:,}" for kind, n in built.counts().items() if n))
+    _describe_archived(built, remote)
     return with_estimate(built, getattr(client, "rate_limit", None))
+
+
+def display_description(prepared: Prepared) -> dict:
+    """What a review workbook needs to show a plan as the sheet shows it (report.write_review):
+    the object's name, the mapping's columns and their properties' definitions (types, option
+    labels). Kept in the plan's meta `display`, so a plan file read back later shows the same, and
+    its digest covers it; small: the mapped properties only, and of each what values.to_cells reads."""
+    mapped = {spec.property for spec in prepared.mapping.columns.values()}
+    return {
+        "object": prepared.object_type.name,
+        "columns": {column: spec.model_dump(exclude_defaults=True)
+                    for column, spec in prepared.mapping.columns.items()},
+        "properties": [_shown_definition(p) for p in prepared.properties if p["name"] in mapped],
+    }
+
+
+def _shown_definition(prop: dict) -> dict:
+    """The part of a property definition values.to_cells reads: name, type, field type, options."""
+    kept = {k: prop[k] for k in ("name", "type", "fieldType") if k in prop}
+    if prop.get("options"):
+        kept["options"] = [{"value": o["value"], "label": o.get("label")} for o in prop["options"]]
+    return kept
+
+
+def _describe_archived(built: Plan, remote: pd.DataFrame) -> None:
+    """Add each archived record's current values to the plan's display description (record id →
+    property → canonical value), so a review shows what goes to the recycle bin, not only a key."""
+    keys = built.actions.loc[built.of_kind(ActionKind.ARCHIVE), ["key", "record_id"]]
+    if keys.empty:
+        return
+    current = remote.loc[keys["key"].to_numpy(), built.properties]
+    built.meta["display"]["archived"] = {
+        record_id: {p: v for p, v in zip(built.properties, line) if not pd.isna(v)}
+        for record_id, line in zip(keys["record_id"], current.to_numpy(dtype=object))}
 
 
 def with_estimate(built: Plan, rate_limit=None, *, stale_check: bool = False) -> Plan:
@@ -196,13 +241,15 @@ def read_remote(prepared: Prepared, client, *, mirror: bool = False) -> pd.DataF
     """Remote records as a frame: index = canonical id value; columns id, updated_at and properties."""
     m = prepared.mapping
     names = prepared.mapped_properties
-    if mirror:
-        records = {r.properties.get(m.id_property): r
-                   for r in client.list_records(prepared.object_type, properties=names)}
-        records.pop(None, None)
-    else:
-        keys = prepared.local.frame[m.id_property].dropna().unique()
-        records = client.batch_read(prepared.object_type, keys, id_property=m.id_property, properties=names)
+    with talk.phase("read HubSpot's records") as done:
+        if mirror:
+            records = {r.properties.get(m.id_property): r
+                       for r in client.list_records(prepared.object_type, properties=names)}
+            records.pop(None, None)
+        else:
+            keys = prepared.local.frame[m.id_property].dropna().unique()
+            records = client.batch_read(prepared.object_type, keys, id_property=m.id_property, properties=names)
+        done(f"{len(records):,} found" + ("" if mirror else f" of {len(keys):,} keys"))
     return remote_frame(records, names, prepared.properties)
 
 
@@ -290,13 +337,17 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
     started_at = execute.now_iso()
     journal = _Journal(built, run_id, started_at) if undo else None
     try:
-        results = execute.apply(built, client, conflicts=conflicts, on_progress=on_progress,
-                                should_stop=should_stop, before_send=journal and journal.append,
-                                started_at=started_at)
+        with talk.phase("applied") as done:
+            results = execute.apply(built, client, conflicts=conflicts, on_progress=on_progress,
+                                    should_stop=should_stop, before_send=journal and journal.append,
+                                    started_at=started_at)
+            done(", ".join(f"{outcome} {n:,}" for outcome, n in results.counts().items() if n)
+                 + f"; {results.calls:,} API calls")
     finally:
         if journal is not None:
             journal.close()  # kept on an error: the next run on this mapping turns it into an undo plan
-    results.meta.update({k: built.meta[k] for k in ("mapping", "source", *portals.META_FIELDS) if k in built.meta})
+    results.meta.update({k: built.meta[k] for k in ("mapping", "source", "source_digest", "sheet", "header_row",
+                                                    *portals.META_FIELDS) if k in built.meta})
     results.meta.update(run_id=run_id, started_at=started_at, recovered_undo=recovered)
     results.meta["estimate"] = built.meta.get("estimate")
     _record_ownership(built, results)
@@ -310,6 +361,7 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
     if journal is not None:
         journal.remove()  # the undo plan (or, when nothing was written, nothing) replaces it
     results.calls = getattr(client, "calls", 0) - calls_before  # the stale check's reads included
+    results.meta["finished_at"] = execute.now_iso()
     return results
 
 
@@ -340,8 +392,8 @@ def over_budget(built: Plan) -> str | None:
     if share is None or share <= threshold:
         return None
     calls = built.meta["estimate"]["total_calls"]
-    return (f"this run would make {calls:,} API calls, {share:.2%} of the portal's daily allowance, "
-            f"more than sync.max_daily_share {threshold:.2%}")
+    return (f"this run would make {calls:,} API calls, {talk.percent(share)} of the portal's daily allowance, "
+            f"more than sync.max_daily_share {talk.percent(threshold)}")
 
 
 # --- retry -------------------------------------------------------------------------------------
@@ -407,10 +459,8 @@ RECYCLE_BIN_DAYS = 90  # HubSpot keeps archived records restorable in the UI thi
 
 
 def undo_path(built: Plan, run_id: str) -> Path:
-    """`.syncer/undo-<run id>.json` beside the plan's mapping (the working directory without one)."""
-    mapping_path = built.meta.get("mapping")
-    folder = Path(mapping_path).parent / ".syncer" if mapping_path else Path(".syncer")
-    return folder / f"undo-{run_id}.json"
+    """`undo-<run id>.json` in the state folder of the plan's mapping (settings.state_folder)."""
+    return settings.state_folder(built.meta.get("mapping")) / f"undo-{run_id}.json"
 
 
 def build_undo(built: Plan, results: Results, client) -> Plan | None:

@@ -2,7 +2,8 @@
 
 Mirror mode archives only these, so a record someone made in HubSpot by hand, or another tool's
 record, is never archived just because the sheet does not have it. The ledger lives in
-`.syncer/owned-<mapping name>.sqlite` next to the mapping file, keyed by portal (portals.Portal.key)
+`owned-<mapping name>.sqlite` in the mapping's state folder (`.syncer` beside it; see
+settings.state_folder), keyed by portal (portals.Portal.key)
 and object type: a record id means nothing on another portal, nor on a sandbox that was reset
 (which is a new portal with a new hub id). The two-way sync snapshot (`syncer/state.py`) is a
 separate file.
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
+from syncer import settings
 from syncer.errors import InputError
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS owned_records (portal TEXT, object_type TEXT, record_id TEXT, "
@@ -25,8 +27,7 @@ _SCHEMA = ("CREATE TABLE IF NOT EXISTS owned_records (portal TEXT, object_type T
 
 
 def ledger_path(mapping_path: str | Path) -> Path:
-    mapping_path = Path(mapping_path)
-    return mapping_path.parent / ".syncer" / f"owned-{mapping_path.stem}.sqlite"
+    return settings.state_folder(mapping_path) / f"owned-{Path(mapping_path).stem}.sqlite"
 
 
 def owned(mapping_path: str | Path, portal: str, object_type: str) -> set[str]:

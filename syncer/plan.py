@@ -22,7 +22,9 @@ from enum import Enum
 import numpy as np
 import pandas as pd
 
+from syncer import talk
 from syncer.errors import InputError
+from syncer.modes import Mode  # the planner's modes; re-exported here
 
 BATCH_SIZE = 100  # HubSpot's limit on inputs per batch call
 # Rows of one kind the executor sends per step; it checks for a stop request and links the
@@ -30,13 +32,6 @@ BATCH_SIZE = 100  # HubSpot's limit on inputs per batch call
 STEP_INPUTS = 1000
 PLAN_FILE_VERSION = 1
 ACTION_COLUMNS = ["row", "key", "action", "record_id", "updated_at", "message"]
-
-
-class Mode(str, Enum):
-    UPSERT = "upsert"  # create missing records, update changed ones
-    UPDATE = "update"  # never create
-    CREATE = "create"  # never update
-    MIRROR = "mirror"  # upsert, and archive records the sheet no longer has
 
 
 class ActionKind(str, Enum):
@@ -70,6 +65,12 @@ class Plan:
     after: pd.DataFrame
     before: pd.DataFrame
     meta: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """Short, for notebooks and logs: the object, the mode, the portal and the counts, never the rows."""
+        counts = ", ".join(f"{kind}={n:,}" for kind, n in self.counts().items() if n) or "no actions"
+        portal = f", portal={self.meta['portal']!r}" if self.meta.get("portal") else ""
+        return f"<Plan {self.object_type} {Mode(self.mode).value}{portal}: {counts}>"
 
     def counts(self) -> dict[str, int]:
         """Actions per kind, every kind present (zero when absent), in ActionKind order."""
@@ -277,8 +278,8 @@ def _check_archive_share(archives, records, valid_rows, max_fraction, allowed):
             "nothing was sent. Check the source file")
     if archives > max_fraction * records and not allowed:
         raise InputError(
-            f"mirror mode would archive {archives} of {records} records ({archives / records:.0%}), "
-            f"more than max_archive_fraction {max_fraction:.0%}; nothing was sent. Check the sheet, "
+            f"mirror mode would archive {archives} of {records} records ({talk.percent(archives / records)}), "
+            f"more than max_archive_fraction {talk.percent(max_fraction)}; nothing was sent. Check the sheet, "
             "or pass --allow-mass-archive if that is intended")
 
 
@@ -296,11 +297,16 @@ def estimate(plan: Plan, rate_limit=None, *, stale_check: bool = False) -> dict:
     read of every record it writes.
     `seconds` is the least time the calls take at the interval limit; `daily_share` the part of
     the daily allowance they use.
+    `calls_per_rejected_row`: the most calls each row HubSpot rejects can add. The counts assume it
+    accepts every row, or answers a bad one with a 207 item; a portal that rejects a batch whole
+    (a 400, or 409 for a unique value in use) has it split in two, and the half that fails split
+    again, until the bad row stands alone: two calls per halving of the largest batch.
     """
     calls = {kind.value: math.ceil(len(plan.of_kind(kind)) / BATCH_SIZE) for kind in WRITES}
     calls["associations"], calls["association_types"] = _association_calls(plan)
     calls["stale_check"] = _stale_check_calls(plan) if stale_check else 0
     total = sum(calls.values())
+    largest = min(BATCH_SIZE, max(len(plan.of_kind(kind)) for kind in WRITES))
     limit = _limit_fields(rate_limit)
     interval = limit.get("max_per_interval")
     per_second = interval / ((limit.get("interval_ms") or 10_000) / 1000) if interval else None
@@ -311,6 +317,7 @@ def estimate(plan: Plan, rate_limit=None, *, stale_check: bool = False) -> dict:
         "seconds": round(total / per_second, 2) if per_second else None,
         "daily_share": total / daily if daily else None,
         "rate_limit": limit or None,
+        "calls_per_rejected_row": 2 * math.ceil(math.log2(largest)) if largest > 1 else 0,
     }
 
 

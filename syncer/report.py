@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import math
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import python_calamine
+from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -16,8 +20,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from syncer import plan as plans, portals, tables
 from syncer.errors import InputError
-from syncer.execute import Outcome, Results, RowOutcome
+from syncer.execute import PROBLEMS, Outcome, Results, RowOutcome
+from syncer.mapping import Mapping, load as load_mapping
 from syncer.plan import ActionKind, Plan
+from syncer.values import canonical_numbers, cell_text, to_cells
 
 RESULTS_FILE_VERSION = 1
 JSON_OUTPUT_VERSION = 1  # of the documents `--json` prints; see syncer/schemas/output.schema.json
@@ -43,7 +49,8 @@ def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND, width: int | None = 
     """Counts per action, then up to `limit` lines of detail per kind: row, key, property: before → after.
 
     A create line shows the key and the first properties that fit in `width` characters (the
-    terminal's by default), then "+N more"; update lines show every change.
+    terminal's by default), then "+N more"; update lines show every change. `limit=0` (-q) gives
+    the counts and the verdict only.
     """
     width = width or shutil.get_terminal_size((100, 24)).columns
     counts = plan.counts()
@@ -52,7 +59,7 @@ def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND, width: int | None = 
     lines.append("  ".join(f"{kind} {n}" for kind, n in counts.items()))
     for kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.ARCHIVE, ActionKind.SKIP, ActionKind.ERROR):
         numbers = plan.of_kind(kind)
-        if len(numbers) == 0:
+        if len(numbers) == 0 or limit == 0:
             continue
         lines.append("")
         lines.append(f"{kind.value} ({len(numbers)}):")
@@ -98,7 +105,7 @@ def render_estimate(estimate: dict) -> str:
 def _describe(plan: Plan, number: int, width: int) -> str:
     line = plan.actions.loc[number]
     where = f"row {line['row']}" if not pd.isna(line["row"]) else f"record {line['record_id']}"
-    head = f"  {where}  {line['key']}"
+    head = f"  {where}  {_key(line['key'])}"
     if line["action"] in (ActionKind.SKIP.value, ActionKind.ERROR.value):
         return f"{head}: {line['message']}"
     changes = {_name(p): (_shown(plan, p, b), _shown(plan, p, a))
@@ -151,16 +158,28 @@ def _show(value) -> str:
 PLAN_SHEET = "syncer_plan"  # very hidden: the plan itself, so the workbook travels alone
 PLAN_CHUNK = 32_000  # characters per cell, under Excel's limit of 32,767
 _REVIEW_FIXED = ("row", "key", "record_id", APPROVE, "plan_action")
+BEFORE, AFTER = " (before)", " (after)"  # an Update sheet's headers: the sheet's column and one of these
+_CLEARED_FILL = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
+_CLEARED_FONT = Font(color="9C0006", strike=True)
+_REVIEW_LEGEND = {"highlighted": ("a value the row sends to HubSpot", {"fill": _SENT_FILL}),
+                  "red": ("a value the row clears: HubSpot's value is removed", {"fill": _CLEARED_FILL}),
+                  "struck through": ("the value a clear removes (its before)", {"font": _CLEARED_FONT})}
 
 
 def write_review(plan: Plan, path: Path) -> None:
-    """A workbook to review a plan in Excel: a Summary sheet and one sheet per action kind.
+    """A workbook to review a plan in Excel, in the sheet's own language: a Summary sheet and one
+    sheet per action kind.
 
-    Update sheets put each changed property's before and after side by side; the values sent are
-    highlighted. Create, Update and Archive sheets end with an `approve` column filled with yes (a
-    yes/no list) and a `plan_action` number. The plan itself is kept in the workbook, on a very
-    hidden sheet, and its SHA-256 digest written on the Summary sheet, so `syncer apply review.xlsx`
-    applies exactly that plan's rows still marked yes, and refuses a plan edited since.
+    Columns are named as the sheet names them and values shown as the sheet shows them (option
+    labels, numbers, dates and datetimes in the mapping's time zone, booleans and multi-selects as
+    export writes them; see _Display). Update sheets put each changed value's before and after side
+    by side, the after highlighted, a value being cleared in red with its before struck through; the
+    Archive sheet shows each record's current values. Create, Update and Archive sheets end with an
+    `approve` column filled with yes (a yes/no list) and a `plan_action` number. Summary gives the
+    counts per action (and a chart of them), the cost, the portal and object and the plan's SHA-256
+    digest. The plan itself is kept in the workbook, on a very hidden sheet, so `syncer apply
+    review.xlsx` applies exactly that plan's rows still marked yes, and refuses a plan edited since:
+    the cells shown are for people, and never read back as values.
 
     Written in one streaming pass (tables.SheetWriter): styling cells afterwards meant loading and
     saving the whole workbook again, which took most of the time.
@@ -170,35 +189,144 @@ def write_review(plan: Plan, path: Path) -> None:
     # Excel and calamine read `_xHHHH_` in a cell as an escaped character; spelling every "_x" as
     # JSON's \u005fx (an "_" can only stand inside a JSON string) keeps the text, and its digest, intact.
     text = text.replace("_x", "\\u005fx")
-    sheets = {"Summary": _summary_frame(plan, hashlib.sha256(text.encode()).hexdigest())}
-    for kind in ActionKind:
-        numbers = plan.of_kind(kind)
-        if len(numbers) and kind is not ActionKind.UNCHANGED:
-            sheets[kind.value.capitalize()] = _action_frame(plan, kind, numbers)
+    shown = _Display.of(plan)
     with tables.SheetWriter(path) as writer:
-        for name, frame in sheets.items():
-            writer.sheet(name, frame.columns)
-            writer.write(frame)
-            _mark_review_columns(writer.worksheet, frame, highlight=name in ("Create", "Update"))
+        summary = _write_summary(writer, *_review_facts(plan, shown, hashlib.sha256(text.encode()).hexdigest()),
+                                 title="Rows per action")
+        _paint_legend(writer.worksheet, summary)
+        for kind in ActionKind:
+            numbers = plan.of_kind(kind)
+            if len(numbers) and kind is not ActionKind.UNCHANGED:
+                frame = _action_frame(plan, kind, numbers, shown)
+                writer.sheet(kind.value.capitalize(), frame.columns)
+                writer.write(frame)
+                _mark_review_columns(writer.worksheet, frame, kind)
         writer.sheet(PLAN_SHEET, [PLAN_SHEET])
         writer.write(pd.DataFrame({PLAN_SHEET: [text[i:i + PLAN_CHUNK] for i in range(0, len(text), PLAN_CHUNK)]}))
         writer.worksheet.sheet_state = "veryHidden"  # never shown in Excel's unhide list
 
 
-def _mark_review_columns(ws, frame: pd.DataFrame, *, highlight: bool) -> None:
-    """With `highlight`, the values sent are filled in yellow by one conditional format per column
-    (a style per cell costs more than writing the cell); the approve column offers yes or no."""
+@dataclass(frozen=True)
+class _Display:
+    """A plan's values as a review shows them: under the sheet's column names, and as export would
+    write them into the sheet (values.to_cells), from the mapping's columns and the properties'
+    definitions that jobs keeps in the plan's meta `display`. A plan without that description
+    (built with plan.build directly, an undo plan) shows property names and HubSpot's own values."""
+
+    plan: Plan
+    mapping: Mapping | None
+    properties: list[dict]
+    columns: dict[str, str]  # property → the sheet's column
+
+    @classmethod
+    def of(cls, plan: Plan) -> _Display:
+        described = plan.meta.get("display")
+        if not described:
+            return cls(plan, None, [], {})
+        m = Mapping(object=described.get("object") or plan.object_type, id_property=plan.id_property,
+                    columns=described["columns"], path=Path(plan.meta.get("mapping") or "."),
+                    digest=plan.meta.get("mapping_digest") or "")
+        return cls(plan, m, described["properties"], {spec.property: c for c, spec in m.columns.items()})
+
+    def header(self, prop: str) -> str:
+        return self.columns.get(prop) or _name(prop)
+
+    def cells(self, canonical: pd.DataFrame) -> pd.DataFrame:
+        """Canonical values (a column per property) as the review shows them, under the same columns."""
+        shown = canonical.astype(object)
+        if self.mapping is not None:
+            natural = to_cells(canonical, self.mapping, self.properties, strict=False)
+            for column, spec in self.mapping.columns.items():
+                if spec.property in shown:
+                    shown[spec.property] = natural[column]
+        for prop in shown.columns.intersection(list(self.plan.meta.get("associations") or {})):
+            shown[prop] = shown[prop].map(lambda value, prop=prop: _shown(self.plan, prop, value))
+        return shown.map(_review_cell)
+
+    def archived(self, numbers: pd.Index) -> pd.DataFrame:
+        """The current values (canonical) of the records these archive actions would archive."""
+        current = (self.plan.meta.get("display") or {}).get("archived") or {}
+        return pd.DataFrame([current.get(r, {}) for r in self.plan.actions.loc[numbers, "record_id"]],
+                            index=numbers, columns=self.plan.properties, dtype=object)
+
+
+def _review_cell(value):
+    """A value as a review cell: blank for none and for a value cleared (sent as ""), long text cut."""
+    if value is None or (isinstance(value, str) and not value) or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return fit_cell(value)
+
+
+def _review_facts(plan: Plan, shown: _Display, digest: str) -> tuple[list, dict[str, int], list]:
+    """The review's Summary: what and where, the rows per action, then the cost, the plan and how to read the sheets."""
+    id_column = shown.columns.get(plan.id_property)
+    head = [("portal", _portal(plan.meta)),
+            ("object", f"{shown.mapping.object} ({plan.object_type})" if shown.mapping else plan.object_type),
+            ("id property", plan.id_property + (f" (column {id_column})" if id_column else "")),
+            ("mode", plan.mode.value)]
+    estimate = plan.meta.get("estimate")
+    tail = [("cost", render_estimate(estimate) if estimate else None),
+            ("plan", f"kept in this workbook (hidden sheet {PLAN_SHEET})"), ("plan digest", digest),
+            *((item, meaning) for item, (meaning, _) in _REVIEW_LEGEND.items()),
+            *((k, str(v)) for k, v in plan.meta.items()
+              if isinstance(v, (str, int, float)) and k not in portals.META_FIELDS)]
+    return head, {f"{kind} rows": n for kind, n in plan.counts().items()}, tail
+
+
+def _portal(meta: dict) -> str | None:
+    planned = portals.planned(meta)
+    return str(planned) if planned else None
+
+
+def _paint_legend(ws, summary: pd.DataFrame) -> None:
+    """Colour the legend's lines on Summary as the sheets colour what they describe."""
+    for line, item in enumerate(summary["item"], start=2):
+        if item in _REVIEW_LEGEND:
+            ws.conditional_formatting.add(f"B{line}", FormulaRule(formula=["TRUE"], **_REVIEW_LEGEND[item][1]))
+
+
+def _write_summary(writer: tables.SheetWriter, head: list, counts: dict[str, int], tail: list, *,
+                   title: str) -> pd.DataFrame:
+    """A Summary sheet: facts as item and value lines (those without a value left out), the counts
+    among them, and a bar chart of the counts beside them. Returns the lines written."""
+    facts = [(item, value) for item, value in head if value is not None]
+    first = len(facts) + 2  # the first count's line, under the header
+    facts += [*counts.items(), *((item, value) for item, value in tail if value is not None)]
+    frame = pd.DataFrame(facts, columns=["item", "value"])
+    writer.sheet("Summary", frame.columns)
+    writer.write(frame)
+    chart = BarChart()
+    chart.title, chart.legend, chart.y_axis.title = title, None, "rows"
+    last = first + len(counts) - 1
+    chart.add_data(Reference(writer.worksheet, min_col=2, min_row=first, max_row=last))
+    chart.set_categories(Reference(writer.worksheet, min_col=1, min_row=first, max_row=last))
+    writer.worksheet.add_chart(chart, "D2")
+    return frame
+
+
+def _mark_review_columns(ws, frame: pd.DataFrame, kind: ActionKind) -> None:
+    """What each row changes, by conditional formats, one per column (a style per cell costs more
+    than writing the cell): the values sent in yellow (Create, Update); on Update a value being
+    cleared (its after blank, its before not) in red, its before struck through. The approve
+    column offers yes or no."""
     bottom = len(frame) + 1
-    for position, name in enumerate(frame.columns, start=1):
-        column = get_column_letter(position)
-        if highlight and name not in _REVIEW_FIXED and not str(name).endswith("(before)"):
-            ws.conditional_formatting.add(f"{column}2:{column}{bottom}",
-                                          FormulaRule(formula=[f"LEN({column}2)>0"], fill=_SENT_FILL))
+    letters = {name: get_column_letter(position) for position, name in enumerate(frame.columns, start=1)}
+    for name, column in letters.items():
+        cells = f"{column}2:{column}{bottom}"
+        sent = FormulaRule(formula=[f"LEN({column}2)>0"], fill=_SENT_FILL)
         if name == APPROVE:
             choice = DataValidation(type="list", formula1='"yes,no"', allow_blank=True, showErrorMessage=True,
                                     errorTitle=APPROVE, error="yes or no")
-            choice.add(f"{column}2:{column}{bottom}")
+            choice.add(cells)
             ws.data_validations.append(choice)
+        elif kind is ActionKind.CREATE and name not in _REVIEW_FIXED:
+            ws.conditional_formatting.add(cells, sent)
+        elif kind is ActionKind.UPDATE and name.endswith(AFTER):
+            before = letters[name.removesuffix(AFTER) + BEFORE]
+            cleared = f"AND(LEN({column}2)=0,LEN({before}2)>0)"
+            ws.conditional_formatting.add(cells, FormulaRule(formula=[cleared], fill=_CLEARED_FILL))
+            ws.conditional_formatting.add(cells, sent)
+            ws.conditional_formatting.add(f"{before}2:{before}{bottom}", FormulaRule(formula=[cleared], font=_CLEARED_FONT))
 
 
 def read_review(path: Path) -> tuple[dict, set[int]]:
@@ -320,35 +448,35 @@ def _plan_action(path: Path, sheet: str, line: int, value, numbers: set[int]) ->
     return int(number)
 
 
-def _summary_frame(plan: Plan, digest: str) -> pd.DataFrame:
-    facts = [("object", plan.object_type), ("id property", plan.id_property), ("mode", plan.mode.value),
-             ("plan", f"kept in this workbook (hidden sheet {PLAN_SHEET})"), ("plan digest", digest)]
-    facts += [(k, str(v)) for k, v in plan.meta.items() if isinstance(v, (str, int, float))]
-    facts += [(f"{kind} rows", n) for kind, n in plan.counts().items()]
-    return pd.DataFrame(facts, columns=["item", "value"])
-
-
-def _action_frame(plan: Plan, kind: ActionKind, numbers: pd.Index) -> pd.DataFrame:
+def _action_frame(plan: Plan, kind: ActionKind, numbers: pd.Index, shown: _Display) -> pd.DataFrame:
     base = plan.actions.loc[numbers, ["row", "key", "record_id"]].copy()
     if kind in (ActionKind.SKIP, ActionKind.ERROR):
         base["message"] = plan.actions.loc[numbers, "message"]
         return base.reset_index(drop=True)
     if kind is ActionKind.ARCHIVE:
+        current = shown.archived(numbers)
+        held = [p for p in plan.properties if current[p].notna().any()]
+        cells = shown.cells(current[held])
+        for prop in held:
+            base[_apart(shown.header(prop))] = cells[prop]
         return _approvable(base, numbers)
     after = plan.after.loc[numbers]
     sent = [p for p in plan.properties if after[p].notna().any()]
+    cells = shown.cells(after[sent])
+    if kind is ActionKind.CREATE:
+        for prop in sent:
+            base[_apart(shown.header(prop))] = cells[prop]
+        return _approvable(base, numbers)
+    before = shown.cells(plan.before.loc[numbers, sent].where(after[sent].notna(), None))
     for prop in sent:
-        if kind is ActionKind.UPDATE:
-            before = plan.before.loc[numbers, prop].where(after[prop].notna(), None)
-            base[f"{_name(prop)} (before)"] = _shown_column(plan, prop, before)
-        base[f"{_name(prop)} (after)" if kind is ActionKind.UPDATE else _name(prop)] = _shown_column(plan, prop, after[prop])
+        base[shown.header(prop) + BEFORE] = before[prop]
+        base[shown.header(prop) + AFTER] = cells[prop]
     return _approvable(base, numbers)
 
 
-def _shown_column(plan: Plan, prop: str, values: pd.Series) -> pd.Series:
-    if prop not in (plan.meta.get("associations") or {}):
-        return values.map(fit_cell)  # the plan itself, on the hidden sheet, keeps every value whole
-    return values.map(lambda value: _shown(plan, prop, value))
+def _apart(column: str) -> str:
+    """A sheet's column as a review's header, never one of the review's own columns."""
+    return f"{column} (column)" if column in _REVIEW_FIXED else column
 
 
 def fit_cell(value):
@@ -378,11 +506,11 @@ def render_results(results: Results) -> str:
     differences = [o for o in results.differences if o.error_category != INTERRUPTED]  # HubSpot never saw those
     if differences:
         lines.append(f"{len(differences)} row(s) ended differently than planned (column as_planned in the report):")
-        lines.extend(f"  {_where(o)}  {o.key}: planned {o.action}, HubSpot {o.outcome.value}"
+        lines.extend(f"  {_where(o)}  {_key(o.key)}: planned {o.action}, HubSpot {o.outcome.value}"
                      for o in differences[:SHOWN_PER_KIND] if o.outcome not in (Outcome.FAILED, Outcome.CONFLICT))
     problems = results.problems
     for o in problems[:SHOWN_PER_KIND]:
-        lines.append(f"  {_where(o)}  {o.key}: {o.outcome.value}: {o.error_category}: {o.error_message}")
+        lines.append(f"  {_where(o)}  {_key(o.key)}: {o.outcome.value}: {o.error_category}: {o.error_message}")
     if len(problems) > SHOWN_PER_KIND:
         lines.append(f"  … and {len(problems) - SHOWN_PER_KIND} more in the report")
     if results.interrupted:
@@ -392,6 +520,11 @@ def render_results(results: Results) -> str:
     for item in results.meta.get("not_restorable") or []:
         lines.append(f"  not restorable: {item['key']} ({item['record_id']}): {item['note']}")
     return "\n".join(lines)
+
+
+def _key(key) -> str:
+    """A row's key as a line shows it; a row with none says so, never `None` or `nan`."""
+    return "(no key)" if key is None or (not isinstance(key, str) and pd.isna(key)) else str(key)
 
 
 def _where(outcome: RowOutcome) -> str:
@@ -416,7 +549,7 @@ def read_results(path: Path) -> Results:
             document = json.loads(path.read_text(encoding="utf-8"))
             rows, meta = document["rows"], {k: document[k] for k in ("mapping", "source") if k in document}
         else:
-            rows, meta = tables.read(path).frame.astype(object).to_dict("records"), {}
+            rows, meta = tables.read(path, sheet=RESULTS_SHEET).frame.astype(object).to_dict("records"), {}
         return Results([_outcome(line) for line in rows], meta=meta)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a results report from `syncer push --report` ({exc})") from None
@@ -447,7 +580,8 @@ def run_document(command: str, built: Plan | None, results: Results | None, *, e
 
 
 def write_results(results: Results, path: Path) -> None:
-    """One line per row: CSV, XLSX (outcomes coloured, filters on) or JSON by the file's extension."""
+    """One line per row, as CSV or JSON by the file's extension; an xlsx is a workbook to read: a
+    Summary sheet, then Failures, then every row (see _write_results_workbook)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -457,16 +591,146 @@ def write_results(results: Results, path: Path) -> None:
     if suffix not in (".csv", ".xlsx"):
         raise InputError(f"{path}: a results report must end in .csv, .xlsx or .json")
     frame = results.to_frame()
-    with tables.SheetWriter(path, frame.columns, sheet_name="Results") as writer:
-        writer.write(frame)
-        if not writer.is_csv:
-            outcome = get_column_letter(list(frame.columns).index("outcome") + 1)
-            _colour_outcomes(writer.worksheet, outcome, len(frame) + 1)
+    if suffix == ".csv":
+        tables.write(frame, path)
+    else:
+        _write_results_workbook(results, frame, path)
+
+
+FAILURE_COLUMNS = ["row", "key", "action", "outcome", "record_id", "error_category", "error_message"]
+RESULTS_SHEET = "Results"  # every row, as the CSV report has them: what read_results reads back
+
+
+def _write_results_workbook(results: Results, frame: pd.DataFrame, path: Path) -> None:
+    """Summary (counts per outcome and a chart of them, calls made against the estimate, the portal,
+    time taken), Failures (the failed and conflicted rows, each with the sheet's cells it was read
+    from beside HubSpot's error category and message, so it can be fixed from the report alone),
+    then Results, every row; outcomes coloured, failures and conflicts in bold. In one streaming pass."""
+    failed = _problem_lines(frame)
+    cells, why = _input_cells(results, failed) if len(failed) else (None, None)
+    failures = failed[FAILURE_COLUMNS]
+    if cells is not None:
+        failures = failures.join(cells.rename(columns=lambda c: f"{c} (sheet)" if c in FAILURE_COLUMNS else c))
+    with tables.SheetWriter(path) as writer:
+        _write_summary(writer, *_results_facts(results, _inputs_shown(failed, cells, why)), title="Rows per outcome")
+        for name, lines in (("Failures", failures), (RESULTS_SHEET, frame)):
+            writer.sheet(name, lines.columns)
+            writer.write(lines)
+            outcome = get_column_letter(list(lines.columns).index("outcome") + 1)
+            _colour_outcomes(writer.worksheet, outcome, len(lines) + 1)
+
+
+def _problem_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    """The failed and conflicted lines of a results frame (Results.to_frame), as --retry-failed retries them."""
+    return frame[frame["outcome"].isin([o.value for o in PROBLEMS])]
+
+
+def _results_facts(results: Results, inputs: str) -> tuple[list, dict[str, int], list]:
+    """The results' Summary: where, the rows per outcome, then the calls, the time and the failed rows' cells."""
+    meta = results.meta
+    estimate = meta.get("estimate")
+    head = [("portal", _portal(meta)), ("mapping", meta.get("mapping")), ("source", meta.get("source")),
+            ("run id", meta.get("run_id"))]
+    tail = [("API calls made", results.calls), ("API calls estimated", estimate["total_calls"] if estimate else None),
+            ("time taken", _time_taken(meta)), ("started at", meta.get("started_at")),
+            ("rows not as planned", len(results.differences)), ("interrupted", "yes" if results.interrupted else "no"),
+            ("failed rows' cells", inputs),
+            ("undo plan", (meta["undo"] or "none: nothing was written") if "undo" in meta else None)]
+    return head, results.counts(), tail
+
+
+def _time_taken(meta: dict) -> str | None:
+    """`12.3 s` from the run's start to its end, when the results know both."""
+    if not (meta.get("started_at") and meta.get("finished_at")):
+        return None
+    taken = dt.datetime.fromisoformat(meta["finished_at"]) - dt.datetime.fromisoformat(meta["started_at"])
+    return f"{taken.total_seconds():,.1f} s"
+
+
+def _inputs_shown(failed: pd.DataFrame, cells: pd.DataFrame | None, why: str | None) -> str:
+    """Where the failed rows' cells are, or why they are not shown."""
+    if failed.empty:
+        return "no row failed"
+    if cells is None:
+        return f"not shown: {why}"
+    return f"on Failures, beside the error, for {len(cells):,} of the {len(failed):,} failed rows" + (
+        "" if len(cells) == len(failed) else " (the others have no row of their own in the sheet now)")
+
+
+def _input_cells(results: Results, lines: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
+    """The sheet's cells of some report lines (Results.to_frame's), under the sheet's columns and
+    indexed as `lines`, exactly as the run read them: the sheet the results name (the plan's source)
+    is read again, only when it is still the file the run read (its digest), so every row is where
+    it was. A line without a row (an archive) or whose key is not on its row (a ledger merged by
+    --retry-failed keeps rows of an older sheet) is left out. (None, why) when there is no such sheet."""
+    meta = results.meta
+    if not meta.get("source"):
+        return None, "the run read no sheet"
+    source = Path(meta["source"])
+    try:
+        if meta.get("source_digest") and tables.file_digest(source) != meta["source_digest"]:
+            return None, f"{source.name} was changed since the run read it, so its rows may have moved"
+        table = tables.read(source, sheet=meta.get("sheet"), header_row=meta.get("header_row") or 1)
+        id_column = load_mapping(meta["mapping"]).id_column if meta.get("mapping") else None
+    except (OSError, InputError) as exc:
+        return None, f"cannot read {source.name} again ({exc})"
+    rows = lines["row"][lines["row"].isin(table.frame.index)]
+    cells = table.frame.loc[rows.astype(int).to_numpy()].set_axis(rows.index)
+    if id_column in cells:
+        cells = cells[_same_keys(cells[id_column], lines.loc[cells.index, "key"])]
+    return cells, None
+
+
+def _same_keys(cells: pd.Series, keys: pd.Series) -> list[bool]:
+    """Per line, whether the sheet's key cell holds the report's key (as text, or as a number's canonical text)."""
+    text = cell_text(cells)
+    numbers = canonical_numbers(text)
+    plain = lambda series: [None if pd.isna(v) else v for v in series]
+    return [k in (t, n) if k is not None else t is None for k, t, n in zip(plain(keys), plain(text), plain(numbers))]
+
+
+STATUS_COLUMNS = ("sync_status", "sync_record_id", "sync_error")  # as write-back (jobs.write_back) adds them
+
+
+def write_errors(results: Results, path: Path) -> int:
+    """The failed and conflicted rows in the sheet's own columns, as the run read them, with
+    sync_status, sync_record_id and sync_error (the write-back's columns) beside them, as CSV or xlsx
+    by the file's extension: fix them there, then push that file (`--source FILE --retry-failed
+    REPORT`). The header is on the mapping's header row and an xlsx's sheet has the source's sheet
+    name, so the mapping reads the file as it reads the sheet; every cell reads back as the sheet's
+    own (tables.SheetWriter). Rows without a row in the sheet (archives) are left out. Returns the
+    rows written; InputError, and nothing written, when rows failed and the sheet cannot be read as
+    the run read it. Without a failed row the file holds a header alone, replacing an older one.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        raise InputError(f"{path}: the failed rows are written to a .csv or .xlsx file")
+    failed = _problem_lines(results.to_frame())
+    cells, why = _input_cells(results, failed)
+    if cells is None and len(failed):
+        raise InputError(f"{path}: the failed rows are not written: {why}; the report lists them")
+    if cells is None:  # nothing failed, and no sheet to take the columns from: the status columns alone
+        cells = pd.DataFrame(index=failed.index)
+    for column, name in zip(STATUS_COLUMNS, ("outcome", "record_id", "error_message")):
+        cells[column] = failed.loc[cells.index, name]
+    tables.write(cells, path, sheet_name=_sheet_name(results.meta), header_row=results.meta.get("header_row") or 1)
+    return len(cells)
+
+
+def _sheet_name(meta: dict) -> str:
+    """The sheet an xlsx holding the source's rows needs, so the mapping reads it as it reads the
+    source: the mapping's sheet when it names one (also for a CSV source), else the source's."""
+    named = load_mapping(meta["mapping"]).sheet if meta.get("mapping") else None
+    sheet = named if isinstance(named, str) else meta.get("sheet")
+    return sheet if isinstance(sheet, str) else "Sheet1"
 
 
 def _colour_outcomes(sheet, column: str, bottom: int) -> None:
     """One conditional format per outcome, failures and conflicts in bold: in the same pass as the
-    rows, where a fill per cell meant loading and saving the workbook a second time."""
+    rows, where a fill per cell meant loading and saving the workbook a second time. A sheet
+    without rows (no failure) has nothing to colour."""
+    if bottom < 2:
+        return
     for outcome, colour in _OUTCOME_FILLS.items():
         fill = PatternFill("solid", start_color=colour, end_color=colour)
         bold = Font(bold=outcome in (Outcome.FAILED.value, Outcome.CONFLICT.value))

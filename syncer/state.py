@@ -1,7 +1,7 @@
 """The last-sync snapshot of a two-way sync: the base of its three-way merge (SQLite).
 
-One file per mapping and portal, `.syncer/<mapping stem>.<portal key>.sync.sqlite` beside the
-mapping (portals.Portal.key: the hub id), so syncing one mapping with two portals keeps two bases,
+One file per mapping and portal, `<mapping stem>.<portal key>.sync.sqlite` in the mapping's state
+folder (`.syncer` beside the mapping; see settings.state_folder) (portals.Portal.key: the hub id), so syncing one mapping with two portals keeps two bases,
 and a reset sandbox (a new portal) starts with a first sync. Per key (the id
 property's canonical value): the record id, whether HubSpot had archived the record, the record's
 `updatedAt` as the last sync last saw it (the answer to its write, or its read), the canonical value
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from syncer import tables
+from syncer import settings, tables
 from syncer.errors import InputError
 
 SCHEMA_VERSION = 2  # 2: updated_at per record; association values and their target record ids
@@ -57,14 +57,12 @@ def target_column(name: str) -> str:
 
 def path_for(mapping_path: str | Path, portal: str) -> Path:
     """The snapshot of `mapping_path`'s syncs with the portal whose key (portals.Portal.key) is `portal`."""
-    mapping_path = Path(mapping_path).resolve()
-    return mapping_path.parent / ".syncer" / f"{mapping_path.stem}.{portal}.sync.sqlite"
+    return settings.state_folder(mapping_path) / f"{Path(mapping_path).stem}.{portal}.sync.sqlite"
 
 
 def legacy_path(mapping_path: str | Path) -> Path:
     """Where syncer 0.1 kept a mapping's one snapshot, whatever the portal."""
-    mapping_path = Path(mapping_path).resolve()
-    return mapping_path.parent / ".syncer" / f"{mapping_path.stem}.sync.sqlite"
+    return settings.state_folder(mapping_path) / f"{Path(mapping_path).stem}.sync.sqlite"
 
 
 def load_legacy(mapping_path: str | Path, portal) -> Snapshot | None:

@@ -1,4 +1,4 @@
-"""Two-way sync: the sheet and HubSpot reconciled through the last-sync snapshot (DESIGN.md).
+"""Two-way sync: the sheet and HubSpot reconciled through the last-sync snapshot (docs/ARCHITECTURE.md).
 
     with HubSpotClient(url, token) as client:
         result = syncer.sync("mappings/cars.yaml", client, prefer="hubspot")
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from syncer import execute, jobs, mapping, merge, plan, portals, report, state, tables, values
+from syncer import execute, jobs, mapping, merge, plan, portals, report, state, tables, talk, values
 from syncer.errors import InputError
 from syncer.export import conditions, sheet_cells
 
@@ -56,6 +56,12 @@ class SyncResult:
     sheet_changed: bool = False  # saved by someone else meanwhile: not written into, snapshot kept
     held: list[tables.CellError] = field(default_factory=list)  # HubSpot values the sheet cannot hold
     portal: portals.Portal | None = None  # the portal synced with
+
+    def __repr__(self) -> str:
+        """Short, for notebooks and logs: what moved each way and the calls, never the rows."""
+        counts = ", ".join(f"{kind}={n:,}" for kind, n in self.counts.items() if n) or "nothing to do"
+        first = "first " if self.first else ""
+        return f"<SyncResult {first}sync of {self.source.name}: {counts}; {self.calls:,} calls>"
 
     @property
     def exit_code(self) -> int:
@@ -156,7 +162,7 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
         if approve is not None and reasons:
             approve(built, reasons)
         if on_progress:
-            on_progress(execute.Progress(0, len(built.actions)))
+            on_progress(execute.Progress(0, sum(len(built.of_kind(kind)) for kind in plan.WRITES)))
         results = jobs.apply_plan(built, client, on_progress=on_progress, should_stop=should_stop)
     next_base = _settle(_with_reads(merged.base, links, reads, pushed, snapshot), snapshot, results)
     # A conflict keeps the base, not HubSpot's values: no updatedAt may vouch for that record.
@@ -419,8 +425,8 @@ def _check_archive_share(merged: merge.Merge, base, m: mapping.Mapping, allowed:
     archives, records = len(merged.archive_keys), 0 if base is None else int((~base["archived"]).sum())
     if archives and not allowed and archives > m.sync.max_archive_fraction * records:
         raise InputError(
-            f"mirror mode would archive {archives} of {records} records ({archives / records:.0%}) whose rows "
-            f"left the sheet, more than max_archive_fraction {m.sync.max_archive_fraction:.0%}; nothing was "
+            f"mirror mode would archive {archives} of {records} records ({talk.percent(archives / records)}) whose rows "
+            f"left the sheet, more than max_archive_fraction {talk.percent(m.sync.max_archive_fraction)}; nothing was "
             "changed. Check the sheet, or pass --allow-mass-archive if that is intended")
 
 

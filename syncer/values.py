@@ -1,7 +1,7 @@
 """Cells ⇄ HubSpot property values, by property type, through one canonical form.
 
 A local cell and a remote value are compared only as the string HubSpot itself would return
-(DESIGN.md "Canonical form"): numbers without trailing zeros ("52000", "1.5", exact for long
+(docs/ARCHITECTURE.md, "Canonical form" under Rules): numbers without trailing zeros ("52000", "1.5", exact for long
 numbers), dates "YYYY-MM-DD", datetimes "YYYY-MM-DDTHH:MM:SS.mmmZ" in UTC, booleans "true"/"false",
 option values (never labels), multi-selects joined by ";" in the property's option order, text with
 surrounding whitespace stripped (on both sides, so a stray space never counts as a change).
@@ -562,14 +562,16 @@ def _normalize_series(series: pd.Series, by_name: dict[str, dict]) -> pd.Series:
 # --- remote values → natural cells ----------------------------------------------------------------
 
 
-def to_cells(remote: pd.DataFrame, m: Mapping, properties: list[dict]) -> pd.DataFrame:
+def to_cells(remote: pd.DataFrame, m: Mapping, properties: list[dict], *, strict: bool = True) -> pd.DataFrame:
     """Natural spreadsheet cells for remote records, under the mapping's column names.
 
     Dates become datetime.date, datetimes naive datetimes in the column's timezone (UTC by
     default; ISO text with the offset in an hour a DST change repeats), numbers int (float when
     exact, else Decimal), booleans bool, options the text `option_forms` chose (the label, or the
     value, per the column's `options`). Every cell reads back as the value it came from; an option
-    no text of the column can name raises InputError. Association columns are not filled here.
+    no text of the column can name raises InputError, or, without `strict` (a sheet people read
+    and syncer never reads back, such as a review workbook), shows as its value. Association
+    columns are not filled here.
     """
     by_name = {p["name"]: p for p in properties}
     columns = {}
@@ -582,7 +584,8 @@ def to_cells(remote: pd.DataFrame, m: Mapping, properties: list[dict]) -> pd.Dat
         forms = None
         if kind(prop) in {"enumeration", "multi"}:
             forms, unnameable = option_forms(prop, spec)
-            _refuse_unnameable(canonical, unnameable, prop, column, m)
+            if strict:
+                _refuse_unnameable(canonical, unnameable, prop, column, m)
         columns[column] = _natural(canonical, prop, spec, forms)
     frame = pd.DataFrame(columns, index=remote.index, dtype=object)
     return frame.where(frame.notna(), None)

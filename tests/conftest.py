@@ -12,6 +12,12 @@ from click.testing import CliRunner
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def no_state_dir_from_outside(monkeypatch):
+    """A SYNCER_STATE_DIR in the environment running the tests must not move their state."""
+    monkeypatch.delenv("SYNCER_STATE_DIR", raising=False)
+
+
 @pytest.fixture
 def sandbox():
     """A fresh, seeded sandbox portal on a free loopback port, served from a background thread."""

@@ -113,7 +113,7 @@ def test_a_review_workbook_shows_a_long_value_cut_and_applies_it_whole(run, proj
     assert planned.exit_code == 0, planned.output
     create = openpyxl.load_workbook(project / "review.xlsx")["Create"]
     header = [c.value for c in create[1]]
-    shown = create.cell(row=2, column=header.index("owner") + 1).value
+    shown = create.cell(row=2, column=header.index("Owner") + 1).value
     assert shown.endswith("[cut for display: 50,000 characters in all]")
     assert run("apply", "review.xlsx", "--yes").exit_code == 0
     assert records(client, "owner")[rows[0]["VIN"]].properties["owner"] == LONG

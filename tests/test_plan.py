@@ -145,7 +145,7 @@ VALUE = st.sampled_from([None, "a", "b"])
 
 
 def expected_row(key, cells, keys, remote, blank_cells, bad) -> tuple[str, dict]:
-    """(action, {property: (before, after)}) for one sheet row, as DESIGN.md states the rule."""
+    """(action, {property: (before, after)}) for one sheet row, as docs/ARCHITECTURE.md states the rule."""
     if key is None or keys.count(key) > 1 or bad:
         return "error", {}
     if key not in remote:

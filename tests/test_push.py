@@ -241,7 +241,7 @@ def test_results_report_has_one_line_per_row(run, project, suffix):
     elif suffix == "csv":
         rows = sheet_rows(path)
     else:
-        sheet = openpyxl.load_workbook(path).active
+        sheet = openpyxl.load_workbook(path)["Results"]
         assert sheet.auto_filter.ref and sheet.freeze_panes == "A2"
         rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 300

@@ -82,7 +82,7 @@ def test_a_sync_over_max_daily_share_needs_yes(sync, sheet, csv_project, client,
     refused = sync()  # the first sync pushes 40 rows: 1 upsert and its links, over 0.0001 %
     assert refused.exit_code == 2
     assert "Error: not synced: the sync would make" in refused.stderr
-    assert "more than sync.max_daily_share 0.00%" in refused.stderr and "Pass --yes" in refused.stderr
+    assert "more than sync.max_daily_share 0.0001%" in refused.stderr and "Pass --yes" in refused.stderr
     assert records(client) == {}
     assert not snapshot_path(csv_project / "mappings" / "cars.yaml").exists()
     assert sync("--yes").exit_code == 0

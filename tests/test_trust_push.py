@@ -140,9 +140,9 @@ def test_a_review_workbook_copied_alone_to_another_folder_applies(run, small, cl
         f"{openpyxl.utils.get_column_letter(header.index('approve') + 1)}41"
     highlighted = {str(rule.sqref).split(":")[0] for rule in create.conditional_formatting}
     letter = lambda name: openpyxl.utils.get_column_letter(header.index(name) + 1)
-    assert letter("make") + "2" in highlighted and letter("key") + "2" not in highlighted
-    [rule] = create.conditional_formatting[f"{letter('make')}2:{letter('make')}41"]
-    assert rule.formula == [f"LEN({letter('make')}2)>0"] and rule.dxf.fill.end_color.rgb.endswith("FFEB9C")
+    assert letter("Make") + "2" in highlighted and letter("key") + "2" not in highlighted
+    [rule] = create.conditional_formatting[f"{letter('Make')}2:{letter('Make')}41"]
+    assert rule.formula == [f"LEN({letter('Make')}2)>0"] and rule.dxf.fill.end_color.rgb.endswith("FFEB9C")
     elsewhere = tmp_path_factory.mktemp("mailed")
     shutil.copy(small / "review.xlsx", elsewhere / "review.xlsx")
     applied = run("apply", str(elsewhere / "review.xlsx"), "--yes")

@@ -18,7 +18,8 @@ from syncer.cli import cli
 from syncer.errors import InputError, PortalError
 from syncer.hubspot import HubSpotClient
 from syncer.hubspot.errors import AuthenticationError
-from syncer.settings import check_base_url, resolve_target  # check_base_url: syncer/hubspot/urls.py
+from syncer.hubspot.urls import check_base_url
+from syncer.settings import resolve_target
 
 TOKEN = "pat-na1-0123abcd-SECRET-9876"
 

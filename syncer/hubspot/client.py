@@ -56,7 +56,7 @@ class HubSpotClient:
     `on_event` receives RequestSent, Retrying and BatchDone events, from the sending thread.
     """
 
-    def __init__(self, base_url: str, token: str, *, timeout: float | tuple[float, float] = (10, 90),
+    def __init__(self, base_url: str, token: str, *, timeout: float | tuple[float, float] = (3.05, 90),
                  max_workers: int | None = None, default_rate_limit: tuple[int, int] = (100, 10_000),
                  search_rate_limit: tuple[int, int] = (5, 1_000), max_attempts: int = 6,
                  max_retry_time: float = 120.0, backoff_base: float = 0.5,

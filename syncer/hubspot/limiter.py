@@ -9,6 +9,7 @@ interval, about 1 % of throughput.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from typing import Iterator, Mapping
 from syncer.hubspot.models import RateLimit
 
 HEADER = "X-HubSpot-RateLimit-"
+log = logging.getLogger("syncer.hubspot")
 
 
 class RollingWindow:
@@ -115,6 +117,8 @@ class RateLimiter:
         if limit is not None:
             interval = (interval_ms or self.general.interval * 1000) / 1000
             if (limit, interval) != (self.general.limit, self.general.interval):
+                log.info("rate limit from the portal's headers: %d requests per %g s%s", limit, interval,
+                         f", daily {daily:,} ({daily_left:,} left)" if daily and daily_left is not None else "")
                 self.general.resize(limit, interval)
             if remaining is not None:
                 self.general.absorb(limit - remaining)

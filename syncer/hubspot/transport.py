@@ -90,6 +90,7 @@ class Transport:
         self.limiter = limiter
         self.retry = retry
         self.on_event = on_event
+        self.reached = False  # any answer yet: until one, a failed connect means a wrong or unreachable URL
         self.session = requests.Session()
         self.session.auth = BearerToken(token)
         self.session.trust_env = False  # a .netrc must not replace the bearer token
@@ -141,6 +142,7 @@ class Transport:
                 self._emit(RequestSent(method, path, None, time.monotonic() - sent, attempt))
                 raise _network_error(method, path, exc) from None
             self.limiter.observe(response.headers)
+        self.reached = True
         self._emit(RequestSent(method, path, response.status_code, time.monotonic() - sent, attempt))
         log.debug("%s %s -> %d", method, path, response.status_code)
         if response.status_code >= 400:
@@ -157,7 +159,10 @@ class Transport:
         wait = self._rate_limit_wait(error) if isinstance(error, RateLimitedError) else None
         if wait is None:
             wait = self.retry.backoff(attempt)
-        if time.monotonic() - started + wait > self.retry.max_retry_time:
+        # A portal never reached gets one quick retry, not two minutes of them: the URL is wrong, or
+        # the network is down, and the user should hear so at once (exit 3).
+        patience = UNREACHED_RETRY_TIME if error.connect_failed and not self.reached else self.retry.max_retry_time
+        if time.monotonic() - started + wait > patience:
             return None
         return wait
 
@@ -176,6 +181,7 @@ class Transport:
             self.on_event(event)
 
 
+UNREACHED_RETRY_TIME = 2.0  # seconds of retrying a portal that never answered, connect timeouts aside
 _DROPPED = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
@@ -198,6 +204,8 @@ def _network_error(method: str, path: str, exc: Exception) -> NetworkError:
         reason, connect_failed = "could not connect in time", True
     elif isinstance(exc, requests.Timeout):
         reason, connect_failed = "no answer in time", False
+    elif isinstance(exc, requests.exceptions.SSLError):  # the handshake failed: no request was sent
+        reason, connect_failed = "its TLS certificate could not be verified for this host", True
     elif _is_connect_failure(exc):
         reason, connect_failed = "connection refused or host not found", True
     else:

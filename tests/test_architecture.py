@@ -1,0 +1,67 @@
+"""docs/ARCHITECTURE.md describes the modules as built, and its import rules hold."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+DOC = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+PACKAGE = REPO / "syncer"
+
+
+def imported(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth of its code (lazy imports inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_every_engine_module_is_in_the_architecture_document():
+    for path in sorted(PACKAGE.glob("*.py")):
+        assert f"`syncer/{path.name}`" in DOC, path.name
+    for package in ("hubspot", "sandbox"):
+        assert f"`syncer/{package}/`" in DOC
+    for path in sorted((PACKAGE / "sandbox").glob("*.py")):
+        assert path.name == "__init__.py" or f"`{path.name}`" in DOC, path.name
+
+
+def test_the_readme_points_at_it():
+    assert "docs/ARCHITECTURE.md" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "sandbox").glob("*.py")), ids=lambda p: p.name)
+def test_the_sandbox_imports_nothing_of_the_engine(path):
+    engine = {m for m in imported(path) if m.startswith("syncer") and not m.startswith("syncer.sandbox")}
+    assert engine == set()
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if "sandbox" not in p.parts),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_engine_reaches_the_sandbox_only_through_the_cli_launcher(path):
+    reaching = {m for m in imported(path) if m.startswith("syncer.sandbox")}
+    assert not reaching or path.name == "cli.py", reaching
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py")
+                                        if "sandbox" not in p.parts and "hubspot" not in p.parts),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_hubspot_package_sends_http(path):
+    assert not {m for m in imported(path) if m.split(".")[0] in {"requests", "urllib3", "http", "urllib"}
+                and m not in {"urllib.parse"}}
+
+
+@pytest.mark.parametrize("name", ["plan.py", "merge.py"])
+def test_planning_is_pure(name):
+    io = {m for m in imported(PACKAGE / name)
+          if m.split(".")[0] in {"requests", "sqlite3", "openpyxl", "python_calamine", "time", "socket"}
+          or m.startswith("syncer.hubspot")}
+    assert io == set()
