@@ -6,7 +6,7 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import click
 
@@ -172,18 +172,24 @@ def portal_options(command):
 
 
 @contextmanager
-def _phases_shown() -> Iterator[None]:
+def _phases_shown() -> Iterator[Callable[[], None]]:
     """On a terminal (and without -q), a spinner naming the phase under way (reading the sheet,
-    converting, reading HubSpot, planning), so a long one never shows a blank screen."""
+    converting, reading HubSpot, planning), so a long one never shows a blank screen. Yields a
+    function that ends it early: before a prompt or a progress bar, which need the terminal."""
     if not sys.stderr.isatty() or quiet():
-        yield
+        yield lambda: None
         return
     from rich.console import Console
 
     from syncer import talk
 
-    with Console(stderr=True).status("starting") as status, talk.watch(lambda what: status.update(f"{what}…")):
-        yield
+    status = Console(stderr=True).status("starting")
+    status.start()
+    try:
+        with talk.watch(lambda what: status.update(f"{what}…")):
+            yield status.stop
+    finally:
+        status.stop()
 
 
 @contextmanager
@@ -555,9 +561,10 @@ class _WriteProgress:
     once writing has begun: the run ends after the batches in flight, their outcomes recorded (the
     next run sends the rest). Before that, while reading and planning, Ctrl-C stops at once."""
 
-    def __init__(self, label: str, show: bool) -> None:
+    def __init__(self, label: str, show: bool, before_bar: Callable[[], None] = lambda: None) -> None:
         import threading
 
+        self.before_bar = before_bar  # ends a phase spinner: one live display at a time
         self.label, self.show = label, show and sys.stderr.isatty()
         self.stop = threading.Event()
         self.writing = False
@@ -571,6 +578,7 @@ class _WriteProgress:
     def advance(self, progress) -> None:
         self.writing = True
         if self.show and self.bar is None:
+            self.before_bar()
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
@@ -584,10 +592,10 @@ class _WriteProgress:
 
 
 @contextmanager
-def _write_progress(label: str, show: bool):
+def _write_progress(label: str, show: bool, before_bar: Callable[[], None] = lambda: None):
     import signal
 
-    progress = _WriteProgress(label, show)
+    progress = _WriteProgress(label, show, before_bar)
     previous = signal.signal(signal.SIGINT, progress.interrupt)
     try:
         yield progress
@@ -663,7 +671,7 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
               help="Settle conflicts (changed on both sides) this way. [default: list them, exit 1]")
 @click.option("--allow-mass-archive", is_flag=True,
               help="Let mirror mode archive more than max_archive_fraction of the records.")
-@click.option("--margin", type=click.FloatRange(0), default=120, show_default=True, metavar="SECONDS",
+@click.option("--margin", type=click.FloatRange(0), default=600, show_default=True, metavar="SECONDS",
               help="Look for HubSpot changes from this long before the last sync began (search index lag).")
 @click.option("--yes", is_flag=True, help="Archive (mirror mode) or spend more than sync.max_daily_share "
               "without asking (for scripts).")
@@ -683,25 +691,26 @@ def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, 
     from syncer import report
     from syncer.sync import sync
 
-    with (open_client(base_url, token, pinned=_pin(mapping_file)) as client,
-          _write_progress("syncing", show=not as_json and not quiet()) as progress):
+    with (open_client(base_url, token, pinned=_pin(mapping_file)) as client, _phases_shown() as spinner_done,
+          _write_progress("syncing", show=not as_json and not quiet(), before_bar=spinner_done) as progress):
         result = sync(mapping_file, client, source=source, prefer=prefer, allow_mass_archive=allow_mass_archive,
                       allow_numeric_keys=allow_numeric_keys,
-                      margin_seconds=margin, full=full, approve=_sync_approval(yes), on_progress=progress.advance,
-                      should_stop=progress.stop.is_set)
+                      margin_seconds=margin, full=full, approve=_sync_approval(yes, spinner_done),
+                      on_progress=progress.advance, should_stop=progress.stop.is_set)
     click.echo(_render_sync(result), err=as_json)
     if as_json:
         click.echo(json.dumps(report.sync_document(result), ensure_ascii=False, indent=1))
     sys.exit(result.exit_code)
 
 
-def _sync_approval(yes: bool):
+def _sync_approval(yes: bool, spinner_done: Callable[[], None] = lambda: None):
     """sync's question before archiving or a costly run: --yes answers it; no terminal refuses."""
     def approve(built, reasons: list[str]) -> None:
         from syncer import report
 
         if yes:
             return
+        spinner_done()
         click.echo(report.render_plan(built), err=True)
         _ask("".join(f"This sync {reason}.\n" for reason in reasons) + "Sync anyway?",
              f"not synced: the sync {' and '.join(reasons)}; nothing was changed. Pass --yes to sync anyway",
