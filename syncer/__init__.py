@@ -32,6 +32,8 @@ _EXPORTS = {
     "build_undo": "syncer.jobs", "check_portal": "syncer.jobs", "find_stale": "syncer.jobs",
     "merge_results": "syncer.jobs", "over_budget": "syncer.jobs", "retry_plan": "syncer.jobs",
     "undo_path": "syncer.jobs", "with_estimate": "syncer.jobs",
+    # push and apply as one call each, like export and sync
+    "push": "syncer.push", "apply": "syncer.push", "PushResult": "syncer.push",
     # export and two-way sync
     "ExportSummary": "syncer.export", "export": "syncer.export", "SyncResult": "syncer.sync", "sync": "syncer.sync",
 }
@@ -45,13 +47,14 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, _EXPORTS
                              write_back)
     from syncer.mapping import Mapping, json_schema as mapping_schema, load as load_mapping
     from syncer.plan import ActionKind, Mode, Plan, estimate
+    from syncer.push import PushResult, apply, push
     from syncer.report import (read_results, read_review, render_estimate, render_plan, render_results,
                                results_document, write_errors, write_results, write_review)
     from syncer.sync import SyncResult, sync
     from syncer.tables import CellError, Table, read as read_table, write as write_table
     from syncer.values import LocalRows, Validation, canonicalize, init_mapping, validate
 
-__all__ = ["export", "ExportSummary", "sync", "SyncResult",
+__all__ = ["push", "apply", "PushResult", "export", "ExportSummary", "sync", "SyncResult",
            "SyncerError", "InputError", "PortalError",
            "Mapping", "load_mapping", "mapping_schema", "CellError", "Table", "read_table", "write_table",
            "LocalRows", "Validation", "canonicalize", "init_mapping", "validate",

@@ -476,24 +476,16 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
 def push_command(mapping_file, source, mode, allow_mass_archive, archive_unowned, allow_numeric_keys, yes,
                  accept_cost, report_path, as_json, retry_failed, write_back, base_url, token):
     """Plan, confirm, apply and report: make HubSpot match the sheet."""
-    from syncer import report
-    from syncer.jobs import build_plan, merge_results, retry_plan
+    from syncer.push import push
 
-    previous = report.read_results(Path(retry_failed)) if retry_failed else None
-    with open_client(base_url, token, pinned=_pin(mapping_file)) as client:
-        with _phases_shown():
-            built = build_plan(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
-                               archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
-        if previous is not None:
-            built = retry_plan(built, previous)
-        click.echo(report.render_plan(built, limit=0 if quiet() else report.SHOWN_PER_KIND), err=as_json)
-        _confirm(built, yes, accept_cost)
-        results = _apply_with_progress(built, client, quiet=quiet() or as_json)
-    if previous is not None:
-        results = merge_results(previous, results)
-        results.meta["not_retried"] = built.meta.get("not_retried") or []
-        report_path = report_path or retry_failed
-    _finish("push", built, results, report_path, write_back, as_json)
+    with (open_client(base_url, token, pinned=_pin(mapping_file)) as client, _phases_shown() as spinner_done,
+          _write_progress("applying", show=not quiet() and not as_json, before_bar=spinner_done) as progress):
+        done = push(mapping_file, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
+                    archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys, retry_failed=retry_failed,
+                    confirm=_confirmation(yes, accept_cost, as_json, spinner_done, progress),
+                    report_path=report_path, errors_path=_errors_file(), write_back=write_back,
+                    on_progress=progress.advance, should_stop=progress.stop.is_set)
+    _finish("push", done, as_json)
 
 
 @cli.command("apply")
@@ -506,36 +498,45 @@ def apply_command(plan_file, yes, accept_cost, report_path, as_json, replan, bas
 
     Records changed in HubSpot since the plan was made are reported as conflicts.
     """
-    from syncer import report
-    from syncer.jobs import check_portal, load_plan
+    from syncer.jobs import load_plan
+    from syncer.push import apply
 
     built = load_plan(plan_file)
     planned = portals.planned(built.meta)
-    with open_client(base_url, token, pinned=(planned and planned.name, Path(plan_file).name)) as client:
-        check_portal(built, client)
-        click.echo(report.render_plan(built, limit=0 if quiet() else report.SHOWN_PER_KIND), err=as_json)
-        _confirm(built, yes, accept_cost)
-        results = _apply_with_progress(built, client, quiet=quiet() or as_json, check_stale=True, replan=replan)
-    results.meta["not_restorable"] = built.meta.get("not_restorable") or []
-    _finish("apply", built, results, report_path, False, as_json)
+    with (open_client(base_url, token, pinned=(planned and planned.name, Path(plan_file).name)) as client,
+          _write_progress("applying", show=not quiet() and not as_json) as progress):
+        done = apply(built, client, replan=replan, confirm=_confirmation(yes, accept_cost, as_json, progress=progress),
+                     report_path=report_path, errors_path=_errors_file(),
+                     on_progress=progress.advance, should_stop=progress.stop.is_set)
+    _finish("apply", done, as_json)
 
 
 CANCELLED = "Cancelled: nothing was sent to HubSpot."
 
 
-def _confirm(built, yes: bool, accept_cost: bool = False) -> None:
-    """Ask before applying; ask again when the run is costly. --yes answers the first question only."""
-    from syncer.jobs import over_budget
+def _confirmation(yes: bool, accept_cost: bool, as_json: bool, spinner_done: Callable[[], None] = lambda: None,
+                  progress: _WriteProgress | None = None):
+    """push's and apply's confirm callback: show the plan, ask before applying, and again when the
+    run is costly (--yes answers the first question only). Once it returns, writing begins: Ctrl-C
+    then stops after the batches in flight instead of at once."""
+    def confirm(built) -> None:
+        from syncer import report
+        from syncer.jobs import over_budget
 
-    if not built.has_changes:
-        return
-    costly = None if accept_cost else over_budget(built)
-    if costly:
-        _ask(f"{costly.capitalize()}. Apply anyway?", f"not applied: {costly}; pass --accept-cost to apply it anyway",
-             CANCELLED)
-    if not yes:
-        _ask("Apply these changes?", "not applying without confirmation: no terminal to ask on; pass --yes to apply",
-             CANCELLED)
+        spinner_done()
+        click.echo(report.render_plan(built, limit=0 if quiet() else report.SHOWN_PER_KIND), err=as_json)
+        if built.has_changes:
+            costly = None if accept_cost else over_budget(built)
+            if costly:
+                _ask(f"{costly.capitalize()}. Apply anyway?",
+                     f"not applied: {costly}; pass --accept-cost to apply it anyway", CANCELLED)
+            if not yes:
+                _ask("Apply these changes?",
+                     "not applying without confirmation: no terminal to ask on; pass --yes to apply", CANCELLED)
+        if progress is not None:
+            progress.writing = True  # a saved plan's stale check reads first, and Ctrl-C there stops as cleanly
+
+    return confirm
 
 
 def _ask(question: str, refused: str, cancelled: str) -> None:
@@ -545,15 +546,6 @@ def _ask(question: str, refused: str, cancelled: str) -> None:
         raise InputError(refused)
     if not click.confirm(question, default=False, err=True):
         raise Cancelled(cancelled)
-
-
-def _apply_with_progress(built, client, *, quiet: bool, **options):
-    """apply_plan with a progress bar on a terminal; Ctrl-C finishes the batches in flight, then stops."""
-    from syncer.jobs import apply_plan
-
-    with _write_progress("applying", show=not quiet and built.has_changes) as progress:
-        progress.writing = True  # a saved plan's stale check reads first, and Ctrl-C there stops as cleanly
-        return apply_plan(built, client, should_stop=progress.stop.is_set, on_progress=progress.advance, **options)
 
 
 class _WriteProgress:
@@ -605,38 +597,23 @@ def _write_progress(label: str, show: bool, before_bar: Callable[[], None] = lam
             progress.bar.stop()
 
 
-def _finish(command, built, results, report_path, write_back_results: bool, as_json) -> None:
-    from syncer import report
-    from syncer.jobs import write_back
+def _errors_file() -> str | None:
+    """--errors FILE, which _run_options keeps in the context's meta."""
+    return click.get_current_context().meta.get("syncer.errors")
 
-    click.echo(report.render_results(results), err=as_json)
-    if report_path:
-        report.write_results(results, Path(report_path))
-        click.echo(f"Report written to {report_path}", err=as_json)
-    exit_code = results.exit_code
-    if write_back_results:
-        try:
-            click.echo(f"Results written back to {write_back(results, built)}", err=as_json)
-        except InputError as exc:  # the run happened: say so, and what it left undone
-            click.echo(f"Not written back: {exc}", err=True)
-            exit_code = max(exit_code, 1)
-    errors = click.get_current_context().meta.get("syncer.errors")
-    if errors:
-        try:
-            written = report.write_errors(results, Path(errors))
-            retry = f" --retry-failed {report_path}" if report_path else ""
-            click.echo(f"{written:,} failed row(s) written to {errors}; fix them there, then: "
-                       f"syncer push MAPPING --source {errors}{retry}", err=as_json)
-        except InputError as exc:  # as for write-back: the run happened, the file could not be made
-            click.echo(f"Failed rows not written: {exc}", err=True)
-            exit_code = max(exit_code, 1)
-    if results.meta.get("undo"):
-        click.echo(f"Undo plan written to {results.meta['undo']}; revert this run with: "
-                   f"syncer apply {results.meta['undo']}", err=as_json)
+
+def _finish(command: str, done, as_json: bool) -> None:
+    """Render a push or an apply (report.render_run), the --json document, and exit with its code."""
+    from syncer import report
+
+    for line in report.render_run(done):
+        click.echo(line, err=as_json)
+    for problem in done.not_done:  # the run happened: say what it left undone
+        click.echo(problem[0].upper() + problem[1:], err=True)
     if as_json:
-        document = report.run_document(command, built, results, exit_code=exit_code)
+        document = report.run_document(command, done.plan, done.results, exit_code=done.exit_code)
         click.echo(json.dumps(document, ensure_ascii=False, indent=1))
-    sys.exit(exit_code)
+    sys.exit(done.exit_code)
 
 
 # --- export, sync (the pull direction and two-way sync) ---------------------------------------------
@@ -671,7 +648,7 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
               help="Settle conflicts (changed on both sides) this way. [default: list them, exit 1]")
 @click.option("--allow-mass-archive", is_flag=True,
               help="Let mirror mode archive more than max_archive_fraction of the records.")
-@click.option("--margin", type=click.FloatRange(0), default=600, show_default=True, metavar="SECONDS",
+@click.option("--margin", type=click.FloatRange(0), default=120, show_default=True, metavar="SECONDS",
               help="Look for HubSpot changes from this long before the last sync began (search index lag).")
 @click.option("--yes", is_flag=True, help="Archive (mirror mode) or spend more than sync.max_daily_share "
               "without asking (for scripts).")

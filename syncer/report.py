@@ -565,6 +565,24 @@ def _outcome(line: dict) -> RowOutcome:
                       error_category=text("error_category"), error_message=text("error_message"))
 
 
+def render_run(done) -> list[str]:
+    """After a push or an apply (push.PushResult): the results, then each file written, with the
+    command that comes next. What could not be done (`not_done`) is the caller's to show, on stderr."""
+    lines = [render_results(done.results)]
+    if done.report:
+        lines.append(f"Report written to {done.report}")
+    if done.written_back:
+        lines.append(f"Results written back to {done.written_back}")
+    if done.errors:
+        retry = f" --retry-failed {done.report}" if done.report else ""
+        lines.append(f"{done.failed_rows_written:,} failed row(s) written to {done.errors}; fix them there, then: "
+                     f"syncer push MAPPING --source {done.errors}{retry}")
+    undo = done.results.meta.get("undo")
+    if undo:
+        lines.append(f"Undo plan written to {undo}; revert this run with: syncer apply {undo}")
+    return lines
+
+
 def run_document(command: str, built: Plan | None, results: Results | None, *, exit_code: int) -> dict:
     """The one JSON document `--json` prints on stdout (schema: syncer/schemas/output.schema.json)."""
     return {
