@@ -1,4 +1,5 @@
-"""Write the sample inventory: cars.csv, cars.xlsx and cars_with_errors.csv (fixed seed).
+"""Write the sample inventory: cars.csv, cars.xlsx and cars_with_errors.csv, and the CRM samples
+contacts.csv and companies.csv (fixed seed).
 
     python sample_data/make_samples.py
 
@@ -122,6 +123,52 @@ def main() -> None:
     for sheet_row, (column, text, _why) in BROKEN.items():
         broken[sheet_row - 2][HEADER.index(column)] = lines[0][0] if text is None else text
     write_csv(HERE / "cars_with_errors.csv", broken)
+    write_crm_samples(random.Random(SEED))
+
+
+# --- contacts and companies (mappings/contacts.yaml, mappings/companies.yaml) ---------------------------
+
+COMPANIES = [("C-1001", "Northwind Motors", "northwind-motors.example", "Automotive"),
+             ("C-1002", "Blue Harbour Logistics", "blueharbour.example", "Logistics and Supply Chain"),
+             ("C-1003", "Keystone Insurance", "keystone-insurance.example", "Insurance"),
+             ("C-1004", "Orbit Software", "orbit-software.example", "Computer Software"),
+             ("C-1005", "Greenfield Foods", "greenfield-foods.example", "Food & Beverages"),
+             ("C-1006", "Summit Consulting", "summit-consulting.example", "Management Consulting"),
+             ("C-1007", "Atlas Retail", "atlas-retail.example", "Retail"),
+             ("C-1008", "Harbor Bank", "harbor-bank.example", "Banking")]
+COMPANY_HEADER = ["Company number", "Name", "Domain", "Industry", "Employees", "Annual revenue", "City", "Country",
+                  "Type"]
+CITIES = [("Paris", "France"), ("London", "United Kingdom"), ("Berlin", "Germany"), ("Madrid", "Spain"),
+          ("Rome", "Italy"), ("Boston", "United States")]
+NEW_CONTACTS = ["Uma Fischer", "Victor Moreau", "Wendy Clarke", "Xavier Ortiz", "Yuki Tanaka", "Zoe Adams"]
+CONTACT_HEADER = ["Email", "First name", "Last name", "Phone", "Job title", "City", "Lifecycle stage", "Company number"]
+JOBS = ["Fleet manager", "Buyer", "Office manager", "CFO", "Operations lead", "Procurement officer"]
+STAGES = ["Lead", "Marketing Qualified Lead", "Sales Qualified Lead", "Opportunity", "Customer"]
+
+
+def write_crm_samples(rng: random.Random) -> None:
+    """companies.csv (8 companies keyed by a company number) and contacts.csv (the sandbox's 20
+    contacts, the first three with emails in mixed case as people type them, and 6 new ones), each
+    contact's company named by its company number."""
+    companies = []
+    for number, name, domain, industry in COMPANIES:
+        city, country = rng.choice(CITIES)
+        companies.append([number, name, domain, industry, str(rng.randrange(10, 5000, 10)),
+                          str(rng.randrange(500_000, 90_000_000, 50_000)), city, country,
+                          rng.choice(["Prospect", "Partner", "Vendor", "Reseller"])])
+    _write_table(HERE / "companies.csv", [COMPANY_HEADER, *companies])
+    contacts = []
+    for i, full_name in enumerate(OWNERS + NEW_CONTACTS):
+        first, last = full_name.split()
+        email = f"{first}.{last}@example.com"
+        contacts.append([email if i < 3 else email.lower(), first, last, rng.choice(PHONES), rng.choice(JOBS),
+                         rng.choice(CITIES)[0], rng.choice(STAGES), "" if i % 7 == 6 else rng.choice(COMPANIES)[0]])
+    _write_table(HERE / "contacts.csv", [CONTACT_HEADER, *contacts])
+
+
+def _write_table(path: Path, lines: list[list[str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(lines)
 
 
 def grow(folder: Path, rows: int, *, vin_prefix: str = "GROWN", changed: int = 0,

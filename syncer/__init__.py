@@ -36,6 +36,11 @@ _EXPORTS = {
     "push": "syncer.push", "apply": "syncer.push", "PushResult": "syncer.push",
     # export and two-way sync
     "ExportSummary": "syncer.export", "export": "syncer.export", "SyncResult": "syncer.sync", "sync": "syncer.sync",
+    # definitions: a new custom object, the properties and options an object lacks
+    "SchemaPlan": "syncer.schema", "infer_property": "syncer.schema:infer",
+    "plan_schema": "syncer.schema_jobs", "apply_schema": "syncer.schema_jobs", "SchemaResults": "syncer.schema_jobs",
+    "load_schema_plan": "syncer.schema_jobs", "save_schema_plan": "syncer.schema_jobs",
+    "render_schema_plan": "syncer.report",
 }
 __getattr__, __dir__ = exports(__name__, _EXPORTS)
 
@@ -49,7 +54,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, _EXPORTS
     from syncer.plan import ActionKind, Mode, Plan, estimate
     from syncer.push import PushResult, apply, push
     from syncer.report import (read_results, read_review, render_estimate, render_plan, render_results,
-                               results_document, write_errors, write_results, write_review)
+                               render_schema_plan, results_document, write_errors, write_results, write_review)
+    from syncer.schema import SchemaPlan, infer as infer_property
+    from syncer.schema_jobs import SchemaResults, apply_schema, load_schema_plan, plan_schema, save_schema_plan
     from syncer.sync import SyncResult, sync
     from syncer.tables import CellError, Table, read as read_table, write as write_table
     from syncer.values import LocalRows, Validation, canonicalize, init_mapping, validate
@@ -63,4 +70,6 @@ __all__ = ["push", "apply", "PushResult", "export", "ExportSummary", "sync", "Sy
            "render_plan", "render_results", "write_results", "write_review", "write_errors",
            "estimate", "with_estimate", "render_estimate", "over_budget", "check_portal", "find_stale",
            "read_review", "read_results", "results_document", "retry_plan", "merge_results",
-           "build_undo", "undo_path", "RowsFailed"]
+           "build_undo", "undo_path", "RowsFailed",
+           "SchemaPlan", "SchemaResults", "infer_property", "plan_schema", "apply_schema", "load_schema_plan",
+           "save_schema_plan", "render_schema_plan"]

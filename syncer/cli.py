@@ -124,24 +124,57 @@ def _fault_spec(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from syncer.sandbox.behaviour import seconds
+
+    try:
+        return seconds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @sandbox.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="SQLite file that keeps the portal's state.")
+@click.option("--db", "db_path", type=_File(), help="SQLite file that keeps the portal's state.")
 @click.option("--token", default="sandbox", show_default=True, help="The bearer token requests must carry.")
 @click.option("--rate-limit", default=190, show_default=True, type=click.IntRange(1), help="Requests per rolling 10 s.")
 @click.option("--faults", default="", callback=_fault_spec, help="e.g. 429:0.1,503:0.05,slow:0.02,drop:0.02")
 @click.option("--fault-seed", type=int, help="Makes the injected faults deterministic.")
 @click.option("--no-seed", is_flag=True, help="Start without the sample `cars` object and contacts.")
-def sandbox_serve(host, port, db_path, token, rate_limit, faults, fault_seed, no_seed) -> None:
+# HubSpot's variants (syncer/sandbox/behaviour.py, Variants): defaults follow the strongest evidence.
+@click.option("--search-lag", default="5s", show_default=True, callback=_duration, metavar="DURATION",
+              help="Longest wait before search sees a write (5s, 500ms, 2m; 0: at once).")
+@click.option("--search-lag-jitter", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Each write waits between lag x (1 - jitter) and the lag.")
+@click.option("--batch-errors", default="per-input", show_default=True, type=click.Choice(["per-input", "whole"]),
+              help="A bad input of a batch update or upsert: a 207 item, or one 400 for the whole batch.")
+@click.option("--unique-case", default="sensitive", show_default=True,
+              type=click.Choice(["sensitive", "insensitive"]), help="Whether unique values compare by case.")
+@click.option("--archived-unique", default="released", show_default=True, type=click.Choice(["released", "kept"]),
+              help="Whether an archived record's unique values are free for a new record.")
+@click.option("--no-associations", default="item", show_default=True,
+              type=click.Choice(["item", "aggregated", "empty"]),
+              help="How associations batch/read answers an id without associations.")
+@click.option("--competing-share", default=0.0, show_default=True, type=click.FloatRange(0, 0.9),
+              help="Share of the rate limits another integration of the portal uses.")
+@click.option("--rate-headers", default="always", show_default=True, type=click.Choice(["always", "sometimes", "never"]),
+              help="Which answers carry the X-HubSpot-RateLimit-* headers.")
+def sandbox_serve(host, port, db_path, token, rate_limit, faults, fault_seed, no_seed, search_lag, search_lag_jitter,
+                  batch_errors, unique_case, archived_unique, no_associations, competing_share, rate_headers) -> None:
     """Serve a HubSpot-compatible portal until interrupted (Ctrl-C)."""
     import sqlite3
 
-    from syncer.sandbox import serve
+    from syncer.sandbox import Variants, serve
+
+    variants = Variants(search_lag=search_lag, search_lag_jitter=search_lag_jitter, batch_errors=batch_errors,
+                        unique_case=unique_case, archived_unique=archived_unique, no_associations=no_associations,
+                        competing_share=competing_share, rate_headers=rate_headers)
 
     def announce(portal) -> None:
         click.echo(f"Sandbox portal {portal.portal_id} at {portal.base_url}", nl=True)
         click.echo(f"Token: {portal.token}  (send it as 'Authorization: Bearer {portal.token}')")
+        click.echo(f"Behaving as HubSpot may: {variants.describe()}")
         click.echo("Press Ctrl-C to stop.")
 
     import signal
@@ -150,7 +183,7 @@ def sandbox_serve(host, port, db_path, token, rate_limit, faults, fault_seed, no
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         serve(host=host, port=port, db_path=db_path, token=token, rate_limit=rate_limit, faults=faults,
-              fault_seed=fault_seed, seed=not no_seed, on_ready=announce)
+              fault_seed=fault_seed, seed=not no_seed, on_ready=announce, variants=variants)
     except OSError as exc:  # the port is taken, or the address is not ours
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     except sqlite3.Error as exc:
@@ -233,9 +266,20 @@ def _pin(mapping_file: str) -> tuple[str | None, str]:
 @cli.command()
 @portal_options
 def info(base_url: str | None, token: str | None) -> None:
-    """Show the target portal, its rate-limit tier and the object types the token can see."""
+    """Show the target portal, its rate-limit tier, the object types the token can see, the scopes
+    each command needs and, when the portal says, those the token lacks."""
+    from syncer.hubspot.errors import MissingScopesError
+    from syncer.report import render_scopes
+
     with open_client(base_url, token) as client:
-        click.echo(render_portal_info(client.portal_info()))
+        granted = client.token_scopes()
+        try:
+            shown = render_portal_info(client.portal_info())
+        except MissingScopesError:
+            click.echo(render_scopes(granted))
+            raise
+        click.echo(shown)
+        click.echo(render_scopes(granted))
 
 
 def render_portal_info(portal: PortalInfo) -> str:
@@ -314,22 +358,34 @@ def validate(mapping_file: str, source: str | None, base_url: str | None, token:
 
 @cli.command()
 @click.argument("source", type=_File())
-@click.option("--object", "object_type", required=True, help="Object name, fully qualified name or objectTypeId.")
+@click.option("--object", "object_type", help="Object name, fully qualified name or objectTypeId.")
+@click.option("--create-object", metavar="NAME", help="Create a new custom object NAME for the sheet first (its "
+              "schema plan is shown and confirmed), then write its mapping.")
 @click.option("--id-property", help="Unique property matching rows to records. [default: the first unique one mapped]")
 @click.option("--sheet", help="xlsx only: the sheet to read. [default: the first]")
 @click.option("--header-row", type=click.IntRange(min=1), default=1, show_default=True,
               help="The row holding the column names; rows above it are ignored.")
 @click.option("-o", "--output", type=_FileOrStdout(), help="Write the mapping here (- prints it). [default: print it]")
+@click.option("--yes", is_flag=True, help="With --create-object: create it without asking (for scripts).")
 @portal_options
-def init(source: str, object_type: str, id_property: str | None, sheet: str | None, header_row: int,
-         output: str | None, base_url: str | None, token: str | None) -> None:
+def init(source: str, object_type: str | None, create_object: str | None, id_property: str | None,
+         sheet: str | None, header_row: int, output: str | None, yes: bool, base_url: str | None,
+         token: str | None) -> None:
     """Write a first mapping from a sheet's header and the portal's properties, pinned to that portal.
+    With --create-object NAME, first create a custom object for the sheet (see `syncer schema`).
 
     Exit 2, naming the sheet's columns and the object's properties, when no column matches a property.
     """
     from syncer import values
 
+    if bool(object_type) == bool(create_object):
+        raise click.UsageError("give --object NAME (an object the portal has) or --create-object NAME (a new "
+                               "custom object made for the sheet), one of them")
     output = None if output == "-" else output  # printed
+    if create_object:
+        draft = _create_object(source, create_object, id_property, sheet, header_row, output, yes, base_url, token)
+        _write_draft(draft, output)
+        return
     with _lazy_client(base_url, token) as client:
         def pin() -> str | None:
             portal = portals.of(client())
@@ -341,6 +397,10 @@ def init(source: str, object_type: str, id_property: str | None, sheet: str | No
         draft = values.init_mapping(source, lambda object_type: client().properties(object_type),
                                     object_type=object_type, id_property=id_property, sheet=sheet, output=output,
                                     header_row=header_row, portal=pin)
+    _write_draft(draft, output)
+
+
+def _write_draft(draft, output: str | None) -> None:
     if output:
         from syncer import tables
 
@@ -351,6 +411,132 @@ def init(source: str, object_type: str, id_property: str | None, sheet: str | No
         click.echo(draft.text, nl=False)
     if draft.unmatched:
         click.echo("Not matched (add them by hand or leave them out): " + ", ".join(f'"{c}"' for c in draft.unmatched), err=True)
+
+
+def _create_object(source, name, id_property, sheet, header_row, output, yes, base_url, token):
+    """init --create-object: the new object's schema plan, shown and confirmed, applied; its mapping."""
+    from syncer import report, schema_jobs
+
+    with open_client(base_url, token) as client, _phases_shown() as spinner_done:
+        plan = schema_jobs.plan_schema(source, client, create_object=name, id_property=id_property, sheet=sheet,
+                                       header_row=header_row)
+        spinner_done()
+        click.echo(report.render_schema_plan(plan, limit=0 if quiet() else report.SHOWN_PER_KIND), err=True)
+        _confirm_schema(yes, f"Create the custom object {name}?")
+        results = schema_jobs.apply_schema(plan, client)
+        click.echo(report.render_schema_results(results), err=True)
+        if not results.ok:
+            sys.exit(results.exit_code)
+        portal = portals.of(client)
+    pin = portal.name if portal.name in (portals.SANDBOX, portal.hub_id) else None
+    return schema_jobs.new_object_mapping(plan, output=output, portal=pin)
+
+
+def _confirm_schema(yes: bool, question: str) -> None:
+    if not yes:
+        _ask(question, "not applied without confirmation: no terminal to ask on; pass --yes to apply it", CANCELLED)
+
+
+# --- schema: custom objects, properties and options from a sheet ------------------------------------
+
+
+@cli.group("schema")
+def schema_group() -> None:
+    """Create and evolve object definitions from a sheet: a new custom object, or the properties and
+    options an object lacks. A plan first; never a type changed or anything removed."""
+
+
+def _schema_options(command):
+    for option in reversed([
+        click.option("--object", "object_name", metavar="NAME", help="With a sheet: the object the portal has."),
+        click.option("--create-object", metavar="NAME", help="With a sheet: a new custom object to create."),
+        click.option("--id-property", metavar="NAME", help="With a sheet: the id property (a column or property "
+                     "name), made unique if the plan creates it. [default for a new object: a column with its "
+                     "own value on every row]"),
+        click.option("--singular", help="A new object's singular label. [default: from its name]"),
+        click.option("--plural", help="A new object's plural label. [default: from its name]"),
+        click.option("--sheet", help="xlsx only: the sheet to read. [default: the first]"),
+        click.option("--header-row", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="The row holding the column names."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _schema_plan_now(target, client, object_name, create_object, id_property, singular, plural, sheet, header_row):
+    from syncer import schema_jobs
+
+    return schema_jobs.plan_schema(target, client, object_name=object_name, create_object=create_object,
+                                   id_property=id_property, singular=singular, plural=plural, sheet=sheet,
+                                   header_row=header_row)
+
+
+def _schema_pin(target: str) -> tuple[str | None, str]:
+    return _pin(target) if Path(target).suffix.lower() in (".yaml", ".yml") else (None, Path(target).name)
+
+
+@schema_group.command("plan")
+@click.argument("target", metavar="SOURCE-or-MAPPING", type=_File(exists=True))
+@_schema_options
+@click.option("-o", "--out", type=_FileOrStdout(), help="Save the plan for `syncer schema apply` (- prints it).")
+@portal_options
+def schema_plan_command(target, object_name, create_object, id_property, singular, plural, sheet, header_row,
+                        as_json, out, base_url, token):
+    """Show the custom object, properties and options a sheet needs, with the exact API calls that
+    would make them; nothing is sent (a dry run). Give a mapping, or a sheet with --object NAME
+    (an existing object) or --create-object NAME (a new custom object)."""
+    from syncer import report, schema_jobs
+
+    if out == "-":
+        out, as_json = None, True
+    with open_client(base_url, token, pinned=_schema_pin(target)) as client, _phases_shown():
+        plan = _schema_plan_now(target, client, object_name, create_object, id_property, singular, plural, sheet,
+                                header_row)
+    if out:
+        schema_jobs.save_schema_plan(plan, out)
+    if as_json:
+        click.echo(json.dumps(report.schema_document("schema plan", plan, exit_code=0), ensure_ascii=False, indent=1))
+    else:
+        click.echo(report.render_schema_plan(plan, limit=0 if quiet() else report.SHOWN_PER_KIND))
+    if out:
+        click.echo(f"\nSchema plan saved to {out}; apply it with: syncer schema apply {out}", err=as_json)
+
+
+@schema_group.command("apply")
+@click.argument("target", metavar="PLAN-or-SOURCE-or-MAPPING", type=_File(exists=True))
+@_schema_options
+@click.option("--yes", is_flag=True, help="Apply without asking (for scripts).")
+@portal_options
+def schema_apply_command(target, object_name, create_object, id_property, singular, plural, sheet, header_row,
+                         as_json, yes, base_url, token):
+    """Apply a schema plan: a saved one (schema plan -o) exactly, after checking the portal has not
+    changed since; or, for a sheet or mapping, the plan made now, shown, and confirmed."""
+    from syncer import report, schema_jobs
+
+    saved = Path(target).suffix.lower() == ".json"
+    plan = schema_jobs.load_schema_plan(target) if saved else None
+    pinned = (plan.meta.get("portal"), Path(target).name) if saved else _schema_pin(target)
+    with open_client(base_url, token, pinned=pinned) as client:
+        with _phases_shown():
+            plan = plan or _schema_plan_now(target, client, object_name, create_object, id_property, singular,
+                                            plural, sheet, header_row)
+        click.echo(report.render_schema_plan(plan, limit=0 if quiet() else report.SHOWN_PER_KIND), err=as_json)
+        results = None
+        if plan.has_changes:
+            _confirm_schema(yes, "Apply these schema changes?")
+            results = schema_jobs.apply_schema(plan, client, check_stale=saved, pinned_by=Path(target).name)
+            click.echo(report.render_schema_results(results), err=as_json)
+    code = results.exit_code if results else 0
+    if results is not None and results.ok and plan.meta.get("mapping"):
+        click.echo(f"Next: syncer push {plan.meta['mapping']}", err=as_json)
+    elif results is not None and results.ok and plan.creates_object:
+        click.echo(f"Next: syncer init {plan.meta['source']} --object {plan.object['name']} -o MAPPING", err=as_json)
+    if as_json:
+        click.echo(json.dumps(report.schema_document("schema apply", plan, results, exit_code=code),
+                              ensure_ascii=False, indent=1))
+    sys.exit(code)
+
 
 # --- plan, push, apply ---------------------------------------------------------------------------
 
@@ -648,7 +834,7 @@ def export_command(mapping_file, output, conditions, all_properties, archived, b
               help="Settle conflicts (changed on both sides) this way. [default: list them, exit 1]")
 @click.option("--allow-mass-archive", is_flag=True,
               help="Let mirror mode archive more than max_archive_fraction of the records.")
-@click.option("--margin", type=click.FloatRange(0), default=120, show_default=True, metavar="SECONDS",
+@click.option("--margin", type=click.FloatRange(0), default=600, show_default=True, metavar="SECONDS",
               help="Look for HubSpot changes from this long before the last sync began (search index lag).")
 @click.option("--yes", is_flag=True, help="Archive (mirror mode) or spend more than sync.max_daily_share "
               "without asking (for scripts).")

@@ -68,8 +68,11 @@ def prepare(mapping_path: str | Path | mapping.Mapping, client, *, source: str |
         done(f"{object_type.name} on {portal}")
     problems = mapping.check(m, properties, table.header)
     if problems:
+        missing = any(" has no property " in p.message for p in problems)
+        shown = m.path.relative_to(Path.cwd()) if m.path.is_relative_to(Path.cwd()) else m.path
+        hint = f"\n  to create the missing properties: syncer schema plan {shown}" if missing else ""
         raise InputError("the mapping does not fit the portal or the sheet:\n" +
-                         "\n".join(f"  {p}" for p in problems))
+                         "\n".join(f"  {p}" for p in problems) + hint)
     with talk.phase("converted the cells") as done:
         local = values.canonicalize(table, m, properties)
         done(f"{len(local.errors):,} cell errors")
@@ -519,11 +522,17 @@ def build_undo(built: Plan, results: Results, client) -> Plan | None:
     return with_estimate(undo, getattr(client, "rate_limit", None))
 
 
+# Categories of HubSpot's own verdict on an input (a 207 item, or the 400/409 of a batch split down to
+# that input): it was refused, so nothing of it was written and there is nothing to check.
+REFUSED = frozenset({"VALIDATION_ERROR", "CONFLICT", "OBJECT_ALREADY_EXISTS", "OBJECT_NOT_FOUND"})
+
+
 def _uncertain_writes(built: Plan, results: Results, client) -> Plan | None:
     """The undo of the writes that failed: a failure after retries (a dropped answer, a 5xx) may
-    still have landed, so these are checked against the portal, as a journal is (_undo_of_writes)."""
+    still have landed, so these are checked against the portal, as a journal is (_undo_of_writes).
+    An input HubSpot refused (REFUSED) was not written, and costs no read."""
     failed = {kind: [n for n, o in zip(built.actions.index, results.outcomes)
-                     if o.outcome is Outcome.FAILED and o.action == kind.value]
+                     if o.outcome is Outcome.FAILED and o.action == kind.value and o.error_category not in REFUSED]
               for kind in (ActionKind.CREATE, ActionKind.UPDATE)}
     entries = [e for kind, numbers in failed.items() if numbers for e in _journal_entries(built, kind, numbers)]
     if not entries:

@@ -131,6 +131,7 @@ def build(
     keys = local[id_property].astype(object)
     keys = keys.where(keys.notna(), None)
     errors = _key_errors(keys, id_property)
+    errors = errors.where(errors.notna(), _same_record_errors(keys, remote, id_property))
     for row, message in (row_errors or {}).items():
         if row in errors.index:
             errors[row] = message if pd.isna(errors[row]) else f"{errors[row]}; {message}"
@@ -166,6 +167,22 @@ def _key_errors(keys: pd.Series, id_property: str) -> pd.Series:
         for key, rows in rows_by_key.items():
             listed = ", ".join(str(r) for r in rows)
             errors[rows] = f"{id_property} {key!r} appears on more than one row ({listed})"
+    return errors
+
+
+def _same_record_errors(keys: pd.Series, remote: pd.DataFrame, id_property: str) -> pd.Series:
+    """Per row, NA unless its key and another row's name one HubSpot record: keys that differ only
+    in case, on a portal that compares unique values without regard to case. Either row would
+    overwrite the other's values, so both wait until the sheet keeps one."""
+    errors = pd.Series(None, index=keys.index, dtype=object)
+    if not len(remote) or "id" not in remote:
+        return errors
+    ids = remote["id"].reindex(keys.to_numpy()).set_axis(keys.index)
+    shared = ids.notna() & ids.duplicated(keep=False) & ~keys.duplicated(keep=False)
+    for record_id, rows in ids[shared].groupby(ids[shared]).groups.items():
+        named = ", ".join(f"{keys[r]!r} (row {r})" for r in rows)
+        errors[rows] = (f"{id_property} {named} name one HubSpot record ({record_id}): the portal compares "
+                        f"{id_property} without regard to case; keep one of these rows")
     return errors
 
 

@@ -799,3 +799,96 @@ def _plain(value):
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return value if isinstance(value, (str, int, float)) else str(value)
+
+
+# --- schema plans (syncer schema, syncer init --create-object) ----------------------------------------
+
+SHOWN_BODY = 240  # characters of a call's body on a terminal; the whole body is in --json and -o
+
+
+def render_schema_plan(plan, *, limit: int = SHOWN_PER_KIND) -> str:
+    """A schema plan for people: the object, each change with its column, notes, then the API calls
+    exactly as they will be sent (bodies cut at SHOWN_BODY characters). `limit=0` (-q) leaves out
+    the per-change listing."""
+    planned = portals.planned(plan.meta)
+    where = f"On {planned}:" if planned else "On the portal:"
+    obj = plan.object
+    if plan.creates_object:
+        head = (f"{where} create the custom object {obj['name']} ({obj['labels']['singular']} / "
+                f"{obj['labels']['plural']}), matched by {obj['id_property']}; primary display "
+                f"{obj['primary_display_property']}, required {', '.join(obj['required_properties'])}, "
+                f"searchable {', '.join(obj['searchable_properties'])}")
+    else:
+        head = f"{where} object {obj['name']} ({obj['object_type_id']})"
+    lines = [head]
+    kinds = {"object": None, "group": "property group", "property": "property", "options": "options for",
+             "label": "association label"}
+    shown = [c for c in plan.changes if c.kind != "object"]
+    for change in shown[:limit or 0]:
+        column = f' (column "{change.column}")' if change.column else ""
+        lines.append(f"  {'new' if change.kind != 'options' else 'add'} {kinds[change.kind]} "
+                     f"{change.subject}{column}: {change.detail}")
+    if limit and len(shown) > limit:
+        lines.append(f"  … and {len(shown) - limit} more (see them all with --json or -o FILE)")
+    if not plan.has_changes:
+        lines.append("  Nothing to change: the portal already has every property and option the sheet needs.")
+    lines += [f"  note: {note}" for note in (plan.notes if limit else [])]
+    if plan.calls:
+        lines += ["", f"API calls ({len(plan.calls)}):"]
+        for call in plan.calls:
+            body = json.dumps(call.body, ensure_ascii=False, separators=(",", ":"))
+            cut = f"… ({len(body):,} characters in all)" if len(body) > SHOWN_BODY else ""
+            lines.append(f"  {call.method} {call.path}  {body[:SHOWN_BODY]}{cut}")
+    return "\n".join(lines)
+
+
+def render_schema_results(results) -> str:
+    lines = []
+    for outcome in results.outcomes:
+        call = outcome.call
+        what = f"{call.method} {call.path}"
+        if outcome.ok:
+            made = f": created {', '.join(outcome.created)}" if outcome.created else ""
+            lines.append(f"done    {what}{made}")
+        else:
+            made = f" (created {', '.join(outcome.created)})" if outcome.created else ""
+            lines.append(f"failed  {what}{made}: {outcome.message}")
+    unsent = results.plan.calls[len(results.outcomes):]
+    lines += [f"not sent {c.method} {c.path}: the object was not created" for c in unsent]
+    done = sum(o.ok for o in results.outcomes)
+    lines.append(f"{done} of {len(results.plan.calls)} schema calls succeeded.")
+    return "\n".join(lines)
+
+
+def schema_document(command: str, plan, results=None, *, exit_code: int) -> dict:
+    """`syncer schema plan|apply --json`: the plan document (what `schema apply` takes), and the
+    outcome of each call once applied."""
+    from syncer import schema
+
+    document = {"syncer_output": JSON_OUTPUT_VERSION, "command": command, "exit_code": exit_code,
+                **schema.to_json(plan)}
+    if results is not None:
+        document["results"] = {"object_type_id": results.object_type_id, "ok": results.ok, "calls": [
+            {"method": o.call.method, "path": o.call.path, "ok": o.ok, "message": o.message or None,
+             "created": o.created} for o in results.outcomes]}
+    return document
+
+
+def render_scopes(granted: list[str] | None) -> str:
+    """`syncer info`'s scopes: what each command needs, and, when the portal says which scopes the
+    token has, what it lacks."""
+    from syncer import scopes
+
+    lines = ["Scopes each command needs (<object>: custom, contacts, companies or deals; a .write scope also reads):"]
+    lines += [f"  {commands:<38} {', '.join(needed)}" for commands, needed in scopes.needed("<object>")]
+    if granted is None:
+        lines.append("The portal does not say which scopes this token has; a command that lacks one stops "
+                     "(exit 3) naming it.")
+        return "\n".join(lines)
+    missing = scopes.lacking(granted)
+    if not missing:
+        lines.append(f"The token has all of them ({len(granted)} scopes granted).")
+        return "\n".join(lines)
+    lines.append(f"The token ({len(granted)} scopes granted) lacks:")
+    lines += [f"  {', '.join(needed)}  for {commands} on {family}" for family, commands, needed in missing]
+    return "\n".join(lines)

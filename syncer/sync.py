@@ -33,7 +33,14 @@ from syncer import execute, jobs, mapping, merge, plan, portals, report, state, 
 from syncer.errors import InputError
 from syncer.export import conditions, sheet_cells
 
-DEFAULT_MARGIN_SECONDS = 120.0  # HubSpot's search index lags writes by seconds; clocks drift
+# How far before the last sync began a sync looks for HubSpot's changes. HubSpot's search index
+# shows a write "after a few moments" (its docs; several seconds, integrations report) and
+# publishes no bound; connectors that read changes through search, as sync does, found records
+# missing and look back further: five minutes to an hour (estuary/connectors PRs 1549 and 2210,
+# airbytehq/airbyte PR 69203). Ten minutes covers twice the five. Its cost: each sync's search
+# returns again the records modified in the margin before the last sync began, one search call
+# per 200; those read back as the snapshot holds them cost nothing more.
+DEFAULT_MARGIN_SECONDS = 600.0
 STATUS_COLUMN = "sync_status"
 ARCHIVED_MARK = "archived in HubSpot"
 CONFLICTS_SHEET = "Conflicts"
@@ -224,6 +231,7 @@ def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed
         found |= client.batch_read(prepared.object_type, wanted, id_property=m.id_property, properties=names)
         if not allow_numeric_keys:
             local, held, errors = _without_lost_zeros(prepared, client, local, held, errors, wanted - set(found))
+    local, held, errors = _one_record_rows(prepared, local, held, errors, found, base)
     remote = jobs.remote_frame(found, names, prepared.properties)
     if not full:  # a full sync reads every record's links, since a re-link changes no updatedAt
         remote = remote.drop(index=_seen(remote, snapshot, [n for n in names if n != m.id_property], m.digest))
@@ -251,6 +259,26 @@ def _without_lost_zeros(prepared: jobs.Prepared, client, local: pd.DataFrame, he
                        for row, message in lost.items()]
     return (local.drop(index=list(lost)), held | {keys[row] for row in lost},
             sorted(errors, key=lambda e: (e.row, e.column)))
+
+
+def _one_record_rows(prepared: jobs.Prepared, local: pd.DataFrame, held: set, errors: list, found: dict,
+                     base) -> tuple[pd.DataFrame, set, list]:
+    """The rows, held keys and errors with rows whose different keys name one HubSpot record held
+    back: keys that differ only in case, on a portal that compares unique values without regard to
+    case. Each would overwrite the other's values, so both wait until the sheet keeps one."""
+    m = prepared.mapping
+    keys = local[m.id_property]
+    known = base["record_id"] if base is not None else {}
+    ids = pd.Series([found[k].id if k in found else known.get(k) for k in keys], index=local.index, dtype=object)
+    shared = ids.notna() & ids.duplicated(keep=False)
+    if not shared.any():
+        return local, held, errors
+    for record_id, rows in ids[shared].groupby(ids[shared]).groups.items():
+        named = ", ".join(repr(keys[row]) for row in rows)
+        message = (f"{m.id_property} {named} name one HubSpot record ({record_id}): the portal compares "
+                   f"{m.id_property} without regard to case; keep one of these rows")
+        errors = errors + [tables.CellError(prepared.table.path, row, m.id_column, keys[row], message) for row in rows]
+    return (local[~shared], held | set(keys[shared]), sorted(errors, key=lambda e: (e.row, e.column)))
 
 
 def _seen(remote: pd.DataFrame, snapshot, properties: list[str], mapping_digest: str) -> pd.Index:
@@ -356,14 +384,15 @@ def _remote_changes(prepared, client, snapshot, names, margin_seconds, full) -> 
         return {}, set()
     since = int(snapshot.meta["since_ms"] - margin_seconds * 1000)
     m = prepared.mapping
-    modified = [{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": str(since)}, *filters]
+    stamp = prepared.object_type.modified_property  # lastmodifieddate on contacts
+    modified = [{"propertyName": stamp, "operator": "GT", "value": str(since)}, *filters]
     if full:
         found = client.list_records(prepared.object_type, properties=names)
         # Every record is read, so a row whose record left the where is refreshed too; only the
         # search tells which new records match.
         matching = {r.id for r in client.search(prepared.object_type, filters=modified)} if filters else None
     else:
-        found = client.search(prepared.object_type, properties=names, sorts=["hs_lastmodifieddate"],
+        found = client.search(prepared.object_type, properties=names, sorts=[stamp],
                               filters=modified)
         matching = None
     known = set(snapshot.records.index) | set(prepared.local.frame[m.id_property].dropna())

@@ -187,6 +187,8 @@ def _none_for_missing(series: pd.Series) -> pd.Series:
 
 def _string(cells, text, prop, spec, remote):
     too_long = text.str.len().gt(MAX_STRING).fillna(False).astype(bool)
+    if prop.get("name") == "email" and prop.get("hubspotDefined"):  # contacts: HubSpot keeps emails lower-cased
+        text = text.str.lower()
     return text, too_long & ~remote
 
 

@@ -19,11 +19,14 @@ def no_state_dir_from_outside(monkeypatch):
 
 
 @pytest.fixture
-def sandbox():
-    """A fresh, seeded sandbox portal on a free loopback port, served from a background thread."""
+def sandbox(request):
+    """A fresh, seeded sandbox portal on a free loopback port, served from a background thread.
+    Indirect parametrization gives it HubSpot variants (syncer.sandbox.Variants):
+    `@pytest.mark.parametrize("sandbox", [Variants(...)], indirect=True)`; without, its search
+    index catches up at once (INSTANT_INDEX)."""
     from syncer.sandbox import Sandbox
 
-    with Sandbox() as portal:
+    with Sandbox(variants=getattr(request, "param", None)) as portal:
         yield portal
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 from syncer.hubspot import batches, errors, search as searching
+from syncer.hubspot.definitions import DefinitionCall
 from syncer.hubspot.errors import (Disposition, HubSpotError, IncompleteResponseError, NotFoundError,
                                    UnknownAssociationTypeError, UnknownObjectTypeError)
 from syncer.hubspot.limiter import RateLimiter
@@ -44,6 +45,7 @@ class PortalInfo:
     object_types: list[ObjectType]
 
 ACCOUNT_DETAILS = "/account-info/v3/details"
+TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
 _OBJECT_TYPE_ID = re.compile(r"\d+-\d+")  # 0-1 (contacts), 2-3465404 (a custom object)
 
 
@@ -195,6 +197,12 @@ class HubSpotClient:
             missing |= {str(key) for key in error.context.get("ids", [])}
         missing |= {key for key, _ in _match_keys(keys, [*missing], str)}
         unaccounted = [key for key in keys if key not in found and key not in missing]
+        # A portal that compares unique values without regard to case answers keys that differ
+        # only in case with the one record they all name, and reports none of them missing.
+        folded = {str(value).casefold(): record for record in records
+                  if (value := record.properties.get(id_property) if id_property else record.id) is not None}
+        found |= {key: folded[key.casefold()] for key in unaccounted if key.casefold() in folded}
+        unaccounted = [key for key in unaccounted if key not in found]
         if unaccounted:
             raise IncompleteResponseError(
                 f"{len(unaccounted)} of {len(keys)} keys are in neither results nor errors, "
@@ -407,6 +415,39 @@ class HubSpotClient:
         results = run.execute(batches.chunks(range(len(ready))))
         self._emit(BatchDone(operation, len(results), sum(not o.ok for o in results)))
         return results
+
+    # --- definitions: schemas, properties, property groups, association labels --------------------
+
+    def property_groups(self, object_type: str | ObjectType) -> list[dict]:
+        """The object's property groups ({name, label, displayOrder, archived}), as HubSpot lists them."""
+        return list(self._get(f"/crm/v3/properties/{self._type_id(object_type)}/groups").get("results") or [])
+
+    def send_definition(self, call: DefinitionCall) -> dict:
+        """Send one definition write (a schema, properties, a group, a label: see
+        syncer.hubspot.definitions) and return HubSpot's answer (for a batch of properties, with
+        its 207 `errors`). A create is not resent once it may have landed. Object types and labels
+        this client has cached are forgotten, so the next lookup sees what the call made."""
+        reply = self._transport.request(call.method, call.path, json=call.body,
+                                        idempotent=call.method in ("PATCH", "PUT"))
+        with self._lock:
+            if call.kind in ("create_schema", "update_schema"):
+                self._schemas = None
+                self._types.clear()
+            if call.kind == "create_association_label":
+                self._labels.clear()
+        return reply.body if isinstance(reply.body, dict) else {}
+
+    def token_scopes(self) -> list[str] | None:
+        """The scopes the portal says the access token has (HubSpot's private-app
+        access-token-info), or None when it does not say (another kind of token or portal)."""
+        try:
+            body = self._transport.token_info_request(TOKEN_INFO).body
+        except errors.NetworkError:
+            raise
+        except HubSpotError:  # an OAuth token, a portal without the endpoint: it does not say
+            return None
+        scopes = body.get("scopes") if isinstance(body, dict) else None
+        return [str(s) for s in scopes] if isinstance(scopes, list) else None
 
     # --- the portal -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Any
 from syncer.hubspot.errors import HubSpotError
 
 _HUB_ID_IN_NAME = re.compile(r"p([1-9][0-9]*)_.+", re.DOTALL)
+MODIFIED_PROPERTY = {"0-1": "lastmodifieddate"}  # objectTypeId → its own modification-date property
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,12 @@ class ObjectType:
         """The portal's hub id, which a custom object's fully qualified name carries (p<hub id>_<name>)."""
         found = _HUB_ID_IN_NAME.fullmatch(self.fully_qualified_name)
         return found.group(1) if found else None
+
+    @property
+    def modified_property(self) -> str:
+        """The property holding a record's last modification time: contacts keep theirs in
+        `lastmodifieddate`, every other object in `hs_lastmodifieddate` (reference §8)."""
+        return MODIFIED_PROPERTY.get(self.object_type_id, "hs_lastmodifieddate")
 
     def answers_to(self, wanted: str) -> bool:
         """True when `wanted` is this type's name, label, fully qualified name or objectTypeId."""

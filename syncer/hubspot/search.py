@@ -17,6 +17,7 @@ from syncer.hubspot.models import Record
 REACHABLE = 10_000
 PAGE_SIZE = 200
 WINDOW_KEYS = ("hs_object_id", "hs_lastmodifieddate")
+MODIFIED_KEYS = ("hs_lastmodifieddate", "lastmodifieddate")  # the second: contacts' own
 
 
 def sort_rules(sorts: Sequence[str | dict]) -> list[dict]:
@@ -35,7 +36,7 @@ def sort_rules(sorts: Sequence[str | dict]) -> list[dict]:
 def window_key(rules: list[dict]) -> str | None:
     """The property a search can be windowed on, or None when its sort allows no windows."""
     first = rules[0]
-    if first["propertyName"] in WINDOW_KEYS and first.get("direction", "ASCENDING") == "ASCENDING":
+    if first["propertyName"] in {*WINDOW_KEYS, *MODIFIED_KEYS} and first.get("direction", "ASCENDING") == "ASCENDING":
         return first["propertyName"]
     return None
 
@@ -87,7 +88,7 @@ class _Window:
         if self.key is None:
             raise ValidationError(
                 f"this search matches more than {REACHABLE} records, and only a search sorted "
-                "ascending on hs_object_id or hs_lastmodifieddate can page past that; "
+                "ascending on hs_object_id or the modification date can page past that; "
                 "sort on one of them or narrow the filters")
         if not self._yielded:
             raise ValidationError(
@@ -99,7 +100,7 @@ class _Window:
     def _value(self, record: Record) -> Any:
         if self.key == "hs_object_id":
             return int(record.id)
-        if self.key == "hs_lastmodifieddate":
+        if self.key in MODIFIED_KEYS:
             return _epoch_ms(record.properties.get(self.key) or record.updated_at)
         return None
 

@@ -41,6 +41,10 @@ class BearerToken(requests.auth.AuthBase):
     def __repr__(self) -> str:
         return "BearerToken(***)"
 
+    def as_token_key(self) -> dict:
+        """The body of HubSpot's access-token-info request, which names the token it asks about."""
+        return {"tokenKey": self._token}
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -129,6 +133,11 @@ class Transport:
                 else:
                     time.sleep(wait)
         raise AssertionError("unreachable")  # the last attempt either returns or raises
+
+    def token_info_request(self, path: str) -> Reply:
+        """POST `path` with the token as its body's tokenKey (HubSpot's access-token-info): the
+        token goes to the portal only, as in the Authorization header, and never into a message."""
+        return self.request("POST", path, json=self.session.auth.as_token_key())
 
     def _attempt(self, method, path, params, body, search, attempt) -> Reply:
         with self.limiter.slot(search=search):

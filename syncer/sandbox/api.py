@@ -7,6 +7,7 @@ scopes, because they depend on the object type the path names.
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import re
 import time
@@ -15,15 +16,16 @@ from typing import Callable
 
 from syncer.sandbox import behaviour, search, values
 from syncer.sandbox.errors import ApiError, ItemError, missing_scopes, not_found, validation
-from syncer.sandbox.portal import (VALID_FIELD_TYPES, AssociationType, ObjectType, Registry, custom_defaults,
-                                   property_definition)
+from syncer.sandbox.portal import ObjectType, Registry
 from syncer.sandbox.records import Records, WriteInput
+from syncer.sandbox.schemas import SchemaWrites
 from syncer.sandbox.store import Store
 
 OBJECTS = "/crm/v3/objects/(?P<type>[^/]+)"
 V4_ASSOCIATIONS = "/crm/v4/associations/(?P<type>[^/]+)/(?P<to>[^/]+)"
+PROPERTIES = "/crm/v3/properties/(?P<type>[^/]+)"
+SCHEMAS = "/crm(?:/v3|-object-schemas/v3)/schemas"
 NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
-PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Api:
         self.store = store
         self.records = records
         self.save_definitions = save_definitions
+        self.definitions = d = SchemaWrites(registry, store, save_definitions, Response)
         self.routes = [
             ("POST", OBJECTS + "/search", self.search, "read", True),
             ("POST", OBJECTS + "/batch/read", self.batch_read, "read", False),
@@ -77,13 +80,31 @@ class Api:
             ("GET", OBJECTS + "/(?P<id>[^/]+)", self.get, "read", False),
             ("PATCH", OBJECTS + "/(?P<id>[^/]+)", self.patch, "write", False),
             ("DELETE", OBJECTS + "/(?P<id>[^/]+)", self.delete, "write", False),
-            ("GET", "/crm/v3/properties/(?P<type>[^/]+)", self.properties, "schema-read", False),
-            ("POST", "/crm/v3/properties/(?P<type>[^/]+)", self.create_property, "schema-write", False),
-            ("GET", "/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", self.get_property, "schema-read", False),
-            ("GET", "/crm(?:/v3|-object-schemas/v3)/schemas", self.schemas, "schema-read", False),
-            ("POST", "/crm(?:/v3|-object-schemas/v3)/schemas", self.create_schema, "schema-write", False),
-            ("GET", "/crm(?:/v3|-object-schemas/v3)/schemas/(?P<type>[^/]+)", self.schema, "schema-read", False),
+            # Definitions: schemas, properties, groups and labels are written by schemas.py.
+            ("GET", PROPERTIES, d.list_properties, "schema-read", False),
+            ("POST", PROPERTIES, d.create_property, "schema-write", False),
+            ("POST", PROPERTIES + "/batch/create", d.batch_create_properties, "schema-write", False),
+            ("POST", PROPERTIES + "/batch/read", d.batch_read_properties, "schema-read", False),
+            ("POST", PROPERTIES + "/batch/archive", d.batch_archive_properties, "schema-write", False),
+            ("GET", PROPERTIES + "/groups", d.list_groups, "schema-read", False),
+            ("POST", PROPERTIES + "/groups", d.create_group, "schema-write", False),
+            ("GET", PROPERTIES + "/groups/(?P<group>[^/]+)", d.get_group, "schema-read", False),
+            ("PATCH", PROPERTIES + "/groups/(?P<group>[^/]+)", d.update_group, "schema-write", False),
+            ("DELETE", PROPERTIES + "/groups/(?P<group>[^/]+)", d.archive_group, "schema-write", False),
+            ("GET", PROPERTIES + "/(?P<name>[^/]+)", self.get_property, "schema-read", False),
+            ("PATCH", PROPERTIES + "/(?P<name>[^/]+)", d.update_property, "schema-write", False),
+            ("DELETE", PROPERTIES + "/(?P<name>[^/]+)", d.archive_property, "schema-write", False),
+            ("GET", SCHEMAS, d.list_schemas, "schema-read", False),
+            ("POST", SCHEMAS, d.create_schema, "schema-write", False),
+            ("GET", SCHEMAS + "/(?P<type>[^/]+)", self.schema, "schema-read", False),
+            ("PATCH", SCHEMAS + "/(?P<type>[^/]+)", d.update_schema, "schema-write", False),
+            ("POST", SCHEMAS + "/(?P<type>[^/]+)/associations", d.create_association_definition, "schema-write",
+             False),
             ("GET", V4_ASSOCIATIONS + "/labels", self.labels, "read", False),
+            ("POST", V4_ASSOCIATIONS + "/labels", d.create_label, "write", False),
+            ("PUT", V4_ASSOCIATIONS + "/labels", d.update_label, "write", False),
+            ("DELETE", V4_ASSOCIATIONS + "/labels/(?P<type_id>[^/]+)", d.delete_label, "write", False),
+            ("POST", "/oauth/v2/private-apps/get/access-token-info", d.token_info, "oauth", False),
             ("POST", V4_ASSOCIATIONS + "/batch/read", self.association_batch_read, "read", False),
             ("POST", V4_ASSOCIATIONS + "/batch/create", self.association_batch_create, "write", False),
             ("POST", V4_ASSOCIATIONS + "/batch/archive", self.association_batch_archive, "write", False),
@@ -190,9 +211,12 @@ class Api:
                          f"Could not {verb} some {object_type.error_word} objects, they may be deleted or "
                          "not exist. Check that ids are valid.", context, status=404)
 
-    def per_item(self, inputs: list[dict], id_property: str | None = None) -> bool:
-        """Whether failures become 207 items rather than failing the whole call (§14)."""
+    def per_item(self, inputs: list[dict], id_property: str | None = None, *, create: bool = False) -> bool:
+        """Whether failures become 207 items rather than failing the whole call (§14); an update or
+        upsert under Variants.batch_errors "whole" fails whole even with trace ids."""
         if id_property == "email" and not behaviour.PARTIAL_UPSERT_BY_EMAIL:
+            return False
+        if not create and self.records.variants.batch_errors == "whole":
             return False
         return not behaviour.PER_ITEM_ERRORS_NEED_TRACE_IDS or all(
             i.get("objectWriteTraceId") not in (None, "") for i in inputs)
@@ -298,7 +322,7 @@ class Api:
             return self.batch_response(200, [], [], started)
         items = [WriteInput(i.get("properties") or {}, i.get("objectWriteTraceId"),
                             associations=i.get("associations") or []) for i in inputs]
-        results, errors = self.write(object_type, items, self.per_item(inputs))
+        results, errors = self.write(object_type, items, self.per_item(inputs, create=True))
         return self.batch_response(201, self.records.in_any_order([r for _, r in results]), errors, started)
 
     def batch_update(self, request: Request, object_type: ObjectType) -> Response:
@@ -307,11 +331,12 @@ class Api:
         if inputs is None:
             return self.batch_response(200, [], [], started)
         keys = [str(i.get("id")) for i in inputs]
-        self.reject_duplicates(keys)
         id_properties = {i.get("idProperty") for i in inputs}
         if len(id_properties) > 1:
             raise validation("All inputs of a batch update must use the same idProperty.")
         id_property = self.records.id_property(object_type, id_properties.pop(), writing=True)
+        self.reject_duplicates([self.records.unique_key(object_type, id_property, k) or k for k in keys]
+                               if id_property else keys)
         found = self.records.find(object_type, keys, id_property)
         items, missing, traces = [], [], []
         for key, raw in zip(keys, inputs):
@@ -362,20 +387,34 @@ class Api:
         narrowing, params = search.sql_narrowing(query)
         where, params = base + narrowing, (object_type.object_type_id, *params)
         sort_column = object_type.system_column(query.sort_name) if query.sort_name else "id"
-        if search.fully_in_sql(query) and sort_column:
+        behind = self.records.index.behind(object_type.object_type_id)  # writes search cannot see yet
+        if search.fully_in_sql(query) and sort_column and not behind:
             order = f"{sort_column} {'DESC' if query.descending else 'ASC'}, id"
             total = self.store.count(where, params)
             page = list(self.store.select(where, params, order, query.limit, query.after))
         else:
-            ids = search.ranked_ids(object_type, self.store.select(where, params, "id"), query, self.records.value)
+            indexed = self._as_indexed(self.store.select(where, params, "id"), behind)
+            ids = search.ranked_ids(object_type, indexed, query, self.records.value)
             total, wanted = len(ids), ids[query.after:query.after + query.limit]
             found = self.store.get(object_type.object_type_id, wanted)
+            if len(found) < len(wanted):  # archived since the index last saw them: returned as they are
+                found |= self.store.get(object_type.object_type_id, [i for i in wanted if i not in found], True)
             page = [found[i] for i in wanted]
         body: dict = {"total": total, "results": [
             self.records.render(object_type, r, properties=query.properties) for r in page]}
         if query.after + len(page) < min(total, behaviour.SEARCH_MAX_RESULTS) and page:
             body["paging"] = {"next": {"after": str(query.after + len(page))}}
         return Response(200, body)
+
+    @staticmethod
+    def _as_indexed(stored, behind: dict):
+        """The records in id order as the search index holds them: the stored ones, except that a
+        record with a write still on its way to the index is its indexed version (left out when
+        the index has none of it yet, or has it archived). The SQL narrowing of `stored` applies
+        to current values, so indexed versions join unnarrowed; search.matches checks every filter."""
+        current = (r for r in stored if r.id not in behind)
+        older = sorted((r for r in behind.values() if r is not None and not r.archived), key=lambda r: r.id)
+        return heapq.merge(current, older, key=lambda r: r.id)
 
     # --- associations ------------------------------------------------------------------------
 
@@ -434,13 +473,14 @@ class Api:
         existing = self.records.find(object_type, list(offsets), None)
         linked = self.store.associations_from([r.id for r in existing.values()], kinds)
         results, errors, size = [], [], behaviour.V4_ASSOCIATIONS_PAGE_SIZE
+        unlinked = []
         for key, offset in offsets.items():
             record = existing.get(key)
             targets: dict[int, list[int]] = {}
             for to_id, type_id in linked.get(record.id if record else None, []):
                 targets.setdefault(to_id, []).append(type_id)
             if not targets:
-                errors.append(self._no_associations(object_type, to_type, key))
+                unlinked.append(key)
                 continue
             page = list(targets.items())[offset:offset + size]
             result = {"from": {"id": str(record.id)}, "to": [
@@ -449,6 +489,13 @@ class Api:
             if offset + size < len(targets):
                 result["paging"] = {"next": {"after": _page_cursor(offset + size)}}
             results.append(result)
+        shape = self.records.variants.no_associations
+        if shape == "empty":
+            results += [{"from": {"id": key}, "to": []} for key in unlinked]
+        elif shape == "aggregated" and unlinked:
+            errors.append(self._none_of_them_associated(object_type, to_type, unlinked))
+        else:
+            errors += [self._no_associations(object_type, to_type, key) for key in unlinked]
         return self.batch_response(200, self.records.in_any_order(results), errors, started)
 
     @staticmethod
@@ -458,6 +505,13 @@ class Api:
         return ItemError("OBJECT_NOT_FOUND", f"No {to_word} is associated with {from_word} {key}.",
                          {"fromObjectId": [key], "fromObjectType": [from_word], "toObjectType": [to_word]},
                          status=404, sub_category=NO_ASSOCIATIONS)
+
+    @staticmethod
+    def _none_of_them_associated(object_type: ObjectType, to_type: ObjectType, keys: list[str]) -> ItemError:
+        """Variants.no_associations "aggregated": one item for every id without associations."""
+        return ItemError("OBJECT_NOT_FOUND", f"Could not get associations to {to_type.error_word or to_type.name.upper()} "
+                         f"for some {object_type.error_word or object_type.name.upper()} objects, they may have "
+                         "none, be deleted or not exist.", {"ids": keys}, status=404)
 
     def association_batch_create(self, request: Request, object_type: ObjectType, to: str) -> Response:
         """Link pairs of records; an input naming a missing record or a wrong type is a 207 item."""
@@ -542,95 +596,13 @@ class Api:
 
     # --- properties and schemas --------------------------------------------------------------
 
-    def properties(self, request: Request, object_type: ObjectType) -> Response:
-        if request.flag("archived"):
-            return Response(200, {"results": []})
-        wanted = set(request.names("properties"))
-        return Response(200, {"results": [d for n, d in object_type.properties.items() if not wanted or n in wanted]})
-
     def get_property(self, request: Request, object_type: ObjectType, name: str) -> Response:
         if name not in object_type.properties:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} on {object_type.object_type_id}.")
         return Response(200, object_type.properties[name])
 
-    def create_property(self, request: Request, object_type: ObjectType) -> Response:
-        definition = self._property_from(self.body(request), object_type)
-        if definition["name"] in object_type.properties:
-            raise ApiError(409, "OBJECT_ALREADY_EXISTS", f"Property named '{definition['name']}' already exists.",
-                           context={"name": [definition["name"]]})
-        if definition["hasUniqueValue"] and len(object_type.unique_properties()) >= 10:
-            raise validation("An object can have at most 10 properties with unique values.")
-        object_type.properties[definition["name"]] = definition
-        self.save_definitions()
-        return Response(201, definition)
-
-    def _property_from(self, body: dict, object_type: ObjectType | None) -> dict:
-        missing = [k for k in ("name", "label", "type", "fieldType") if not body.get(k)]
-        if object_type is not None and not body.get("groupName"):
-            missing.append("groupName")
-        if missing:
-            raise validation(f"Missing required fields: {', '.join(missing)}.", context={"missing": missing})
-        name, kind, field_type = body["name"], body["type"], body["fieldType"]
-        if not PROPERTY_NAME.match(name):
-            raise validation(f"Property name {name!r} must be lower case letters, digits and underscores, "
-                             "starting with a letter.")
-        if kind not in VALID_FIELD_TYPES or field_type not in VALID_FIELD_TYPES[kind]:
-            raise validation(f"fieldType {field_type!r} is not valid for type {kind!r}; use one of "
-                             f"{sorted(VALID_FIELD_TYPES.get(kind, []))}.")
-        options = [(o.get("label", o.get("value")), o["value"]) for o in body.get("options") or []]
-        if kind == "enumeration" and not options and field_type != "booleancheckbox":
-            raise validation(f"Enumeration property {name!r} needs options.")
-        return property_definition(name, body["label"], kind, field_type, options=options,
-                                   unique=bool(body.get("hasUniqueValue")),
-                                   group=body.get("groupName") or "information",
-                                   description=body.get("description") or "")
-
-    def schemas(self, request: Request, object_type: None) -> Response:
-        if request.flag("archived"):
-            return Response(200, {"results": []})
-        return Response(200, {"results": [t.schema(self.registry.definitions(t)) for t in self.registry.custom_types()]})
-
     def schema(self, request: Request, object_type: ObjectType) -> Response:
         return Response(200, object_type.schema(self.registry.definitions(object_type)))
-
-    def create_schema(self, request: Request, object_type: None) -> Response:
-        body = self.body(request)
-        missing = [k for k in ("name", "labels", "properties") if k not in body]
-        if missing:
-            raise validation(f"Missing required fields: {', '.join(missing)}.", context={"missing": missing})
-        name = body["name"]
-        if any(t.name == name for t in self.registry.custom_types()):
-            raise ApiError(409, "OBJECT_ALREADY_EXISTS", f"Object type with name '{name}' already exists.",
-                           context={"name": [name]})
-        properties = {}
-        for raw in body["properties"]:
-            raw = {"groupName": f"{name}_information", **raw}
-            properties[raw["name"]] = self._property_from(raw, None)
-        primary = body.get("primaryDisplayProperty")
-        if primary and primary not in properties:
-            raise validation(f"primaryDisplayProperty {primary!r} is not one of the properties.")
-        number = max(int(t.object_type_id.split("-")[1]) for t in self.registry.object_types.values()) + 1
-        labels = body["labels"]
-        new = ObjectType(f"2-{number}", name, labels.get("singular", name), labels.get("plural", name),
-                         custom_defaults() | properties, primary_display=primary or next(iter(properties), ""),
-                         searchable=body.get("searchableProperties") or [], required=body.get("requiredProperties") or [],
-                         error_word=name.upper(), created_at=values.iso_ms(now_ms()),
-                         portal_id=self.registry.portal_id)
-        self.registry.object_types[new.object_type_id] = new
-        for target in body.get("associatedObjects") or []:
-            self._define_association(new, target)
-        self.save_definitions()
-        return Response(201, new.schema(self.registry.definitions(new)))
-
-    def _define_association(self, object_type: ObjectType, target: str) -> None:
-        to_type = self.registry.resolve(target)
-        next_id = max(a.type_id for a in self.registry.association_types) + 1
-        forward = f"{object_type.name}_to_{to_type.name}"
-        backward = f"{to_type.name}_to_{object_type.name}"
-        self.registry.association_types += [
-            AssociationType(next_id, object_type.object_type_id, to_type.object_type_id, "USER_DEFINED", None, forward),
-            AssociationType(next_id + 1, to_type.object_type_id, object_type.object_type_id, "USER_DEFINED", None,
-                            backward)]
 
     # --- the account -------------------------------------------------------------------------
 

@@ -64,6 +64,13 @@ class ObjectType:
     error_word: str = ""  # the upper-case word of OBJECT_NOT_FOUND batch messages (§4.1)
     required: list[str] = field(default_factory=list)
     created_at: str = EPOCH_ISO
+    # Property groups ({name, label, displayOrder, archived}), archived property definitions, and
+    # the schema's other fields: kept by syncer/sandbox/schemas.py, which edits definitions.
+    groups: list[dict] = field(default_factory=list)
+    archived_properties: dict[str, dict] = field(default_factory=dict)
+    secondary_display: list[str] = field(default_factory=list)
+    description: str | None = None
+    updated_at: str | None = None
     portal_id: int = field(kw_only=True)  # the portal's, not saved with the definition
 
     @property
@@ -92,10 +99,11 @@ class ObjectType:
             "id": self.object_type_id.split("-", 1)[1], "objectTypeId": self.object_type_id,
             "name": self.name, "fullyQualifiedName": self.fully_qualified_name,
             "labels": {"singular": self.singular, "plural": self.plural},
-            "primaryDisplayProperty": self.primary_display, "secondaryDisplayProperties": [],
+            "primaryDisplayProperty": self.primary_display, "secondaryDisplayProperties": self.secondary_display,
             "searchableProperties": self.searchable, "requiredProperties": self.required,
             "properties": list(self.properties.values()), "associations": associations,
-            "archived": False, "createdAt": self.created_at, "updatedAt": self.created_at,
+            "archived": False, "createdAt": self.created_at, "updatedAt": self.updated_at or self.created_at,
+            **({"description": self.description} if self.description is not None else {}),
         }
 
     def to_json(self) -> dict:
@@ -257,6 +265,9 @@ class Registry:
         self.portal_id = portal_id
         self.object_types = {t.object_type_id: t for t in object_types}
         self.association_types = list(association_types)
+        from syncer.sandbox import standard  # it builds on this module
+
+        standard.complete(self)  # every portal has HubSpot's standard objects
 
     def resolve(self, name: str) -> ObjectType:
         for object_type in self.object_types.values():

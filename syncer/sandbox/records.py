@@ -7,11 +7,13 @@ then either the whole call fails, or the valid inputs are applied and the others
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass, field
 
 from syncer.sandbox import behaviour, values
 from syncer.sandbox.errors import ApiError, ItemError, PropertyProblem, invalid_properties, validation
+from syncer.sandbox.search import SearchIndex
 from syncer.sandbox.portal import ObjectType, Registry
 from syncer.sandbox.store import Record, Store
 
@@ -38,11 +40,13 @@ class Records:
     """The record model of one portal: validation, writes, reads and their JSON rendering."""
 
     def __init__(self, registry: Registry, store: Store, shuffle_seed: int | None = None,
-                 ordered_results: bool = False) -> None:
+                 ordered_results: bool = False, variants: behaviour.Variants = behaviour.INSTANT_INDEX) -> None:
         self.registry = registry
         self.store = store
         self.ordered_results = ordered_results
         self.shuffler = random.Random(shuffle_seed)
+        self.variants = variants
+        self.index = SearchIndex(store.clock)  # indexes at once until the portal turns the lag on
 
     # --- addressing --------------------------------------------------------------------------
 
@@ -58,11 +62,35 @@ class Records:
         return name
 
     def unique_key(self, object_type: ObjectType, name: str, raw) -> str | None:
-        """A unique value as stored (emails lower-cased), or None if it cannot be one."""
+        """A unique value as the uniqueness rule compares it (emails lower-cased, and every value
+        case-folded under Variants.unique_case "insensitive"), or None if it cannot be one."""
         try:
-            return values.normalise(object_type.properties[name], raw)
+            return self.fold(values.normalise(object_type.properties[name], raw))
         except PropertyProblem:
             return None
+
+    def fold(self, value: str | None) -> str | None:
+        """The key a stored unique value is claimed under."""
+        if value is None or self.variants.unique_case == "sensitive":
+            return value
+        return value.casefold()
+
+    def rebuild_uniques(self) -> None:
+        """Claim every unique value again under the variants' rules (a store made under others)."""
+        rules = f"{self.variants.unique_case},{self.variants.archived_unique}"
+        if (self.store.meta("unique_rules") or "sensitive,released") == rules:
+            return
+        claims = []
+        for object_type in self.registry.object_types.values():
+            uniques = object_type.unique_properties()
+            kept = self.variants.archived_unique == "kept"
+            where = "type = ?" if kept else "type = ? AND archived = 0"
+            for record in self.store.select(where, (object_type.object_type_id,), "id"):
+                claims += [(record.type, name, self.fold(record.props[name]), record.id)
+                           for name in uniques if name in record.props]
+        self.store.clear_uniques()
+        self.store.claim_unique(claims)
+        self.store.set_meta("unique_rules", rules)
 
     def find(self, object_type: ObjectType, keys: list, id_property: str | None,
              archived: bool = False) -> dict[str, Record]:
@@ -75,7 +103,7 @@ class Records:
         stored = {str(k): self.unique_key(object_type, id_property, k) for k in keys}
         wanted = {v for v in stored.values() if v is not None}
         if archived:
-            ids = self.store.archived_ids_by_value(type_id, id_property, wanted)
+            ids = self.store.archived_ids_by_value(type_id, id_property, wanted, self.fold)
         else:
             ids = self.store.ids_by_unique(type_id, id_property, wanted)
         found = self.store.get(type_id, ids.values(), archived)
@@ -102,7 +130,7 @@ class Records:
         per unique property."""
         holders: dict[tuple[str, str], object] = {}
         for name in uniques:
-            wanted = {i.changes[name] for i in inputs if i.changes.get(name) is not None}
+            wanted = {self.fold(i.changes[name]) for i in inputs if i.changes.get(name) is not None}
             if wanted:
                 found = self.store.ids_by_unique(object_type.object_type_id, name, wanted)
                 holders.update(((name, value), record_id) for value, record_id in found.items())
@@ -153,8 +181,8 @@ class Records:
         `claimed` starts as the stored holders and gains each valid input's values in turn."""
         me = item.record.id if item.record else id(item)
         for name in uniques:
-            value = item.changes.get(name)
-            if value is None or (item.record and item.record.props.get(name) == value):
+            value = self.fold(item.changes.get(name))
+            if value is None or (item.record and self.fold(item.record.props.get(name)) == value):
                 continue
             holder = claimed.get((name, value))
             if holder is not None and holder != me:
@@ -164,7 +192,7 @@ class Records:
                     self._trace_context(item, existingId=[existing]), status=behaviour.UNIQUE_CONFLICT_STATUS)
         for name in uniques:
             if item.changes.get(name) is not None:
-                claimed[(name, item.changes[name])] = me
+                claimed[(name, self.fold(item.changes[name]))] = me
         return None
 
     @staticmethod
@@ -191,6 +219,7 @@ class Records:
         created, updated, history, claims, releases, links = [], [], [], [], [], []
         type_id = object_type.object_type_id
         uniques = object_type.unique_properties()
+        before: dict[int, Record] = {}
         for item in inputs:
             record = item.record
             if record is None:
@@ -198,6 +227,8 @@ class Records:
                 item.record = record
                 created.append(record)
             else:
+                if self.index.lags and record.id not in before:
+                    before[record.id] = copy.deepcopy(record)
                 if behaviour.IDENTICAL_WRITE_MOVES_UPDATED_AT or any(
                         record.props.get(n) != v for n, v in item.changes.items()):
                     record.updated_ms = now
@@ -206,11 +237,11 @@ class Records:
                 old = record.props.get(name)
                 if old == value:
                     continue
-                if name in uniques:
+                if name in uniques and self.fold(old) != self.fold(value):
                     if old is not None:
-                        releases.append((type_id, name, old))
+                        releases.append((type_id, name, self.fold(old)))
                     if value is not None:
-                        claims.append((type_id, name, value, record.id))
+                        claims.append((type_id, name, self.fold(value), record.id))
                 if value is None:
                     record.props.pop(name, None)
                 else:
@@ -223,6 +254,9 @@ class Records:
         self.store.claim_unique(claims)
         self.store.add_history(history)
         self.associate(links)
+        if self.index.lags:
+            new = {r.id for r in created}
+            self.index.written([(None if r.id in new else before.get(r.id), r) for r in (*created, *updated)], now)
         return [item.record for item in inputs]
 
     def associate(self, links: list[tuple[int, int, int]]) -> None:
@@ -249,14 +283,17 @@ class Records:
 
     def archive(self, object_type: ObjectType, records: list[Record]) -> None:
         now = self.store.clock.tick()
-        releases = []
+        releases, changes = [], []
         for record in records:
+            if self.index.lags:
+                changes.append((copy.deepcopy(record), record))
             record.archived, record.archived_ms, record.updated_ms = True, now, now
-            if behaviour.ARCHIVED_RELEASES_UNIQUE_VALUES:
-                releases.extend((record.type, name, record.props[name])
+            if self.variants.archived_unique == "released":
+                releases.extend((record.type, name, self.fold(record.props[name]))
                                 for name in object_type.unique_properties() if name in record.props)
         self.store.update(records)
         self.store.release_unique(releases)
+        self.index.written(changes, now)
 
     # --- rendering ---------------------------------------------------------------------------
 

@@ -1,23 +1,34 @@
-"""POST .../search (reference §3.5, §11): filter groups, operators, sorts, query and paging.
+"""POST .../search (reference §3.5, §11): filter groups, operators, sorts, query and paging; and
+the search index with its lag (behaviour.Variants.search_lag).
 
 Filters on the indexed record columns (hs_object_id, the create and modify dates) become SQL, so
 the sync's slicing queries (`hs_lastmodifieddate GT x` ascending, id ranges) stay fast at 100k
 records; any other filter is evaluated in Python over the narrowed rows.
+
+HubSpot's search reads an index that catches up with writes "after a few moments". Here every write
+of a record (create, update, archive) reaches the index a delay later on the portal's clock, a draw
+between lag x (1 - jitter) and the lag for each record. Until then search matches, sorts and counts
+the record as the index last held it (absent, for a record not yet indexed) and returns its current
+values, as HubSpot was seen to do. Only records with a write still on its way are kept in
+`SearchIndex`; every other record is in the index exactly as it is stored. The pending writes live
+in memory: a portal opened again from its file starts with its index caught up.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
+import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 from decimal import Decimal, InvalidOperation
 
 from syncer.sandbox import behaviour, values
 from syncer.sandbox.errors import PropertyProblem, validation
 from syncer.sandbox.portal import ObjectType
-from syncer.sandbox.store import Record
+from syncer.sandbox.store import Clock, Record
 
 OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
              "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
@@ -261,3 +272,74 @@ def ranked_ids(object_type: ObjectType, records: Iterable[Record], query: Query,
             present.append((key, record.id))
     present.sort(key=lambda pair: pair[0], reverse=query.descending)  # stable: ties stay in id order
     return [record_id for _, record_id in present] + absent
+
+
+# --- the index and its lag --------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """One record's writes on their way to the index: what the index holds now (`indexed`, None
+    when it holds nothing), and the later versions with the instant each becomes searchable."""
+
+    type: str
+    indexed: Record | None
+    versions: list[tuple[int, Record]] = field(default_factory=list)
+
+    def catch_up(self, now: int) -> None:
+        """Index what has arrived: the latest-written version whose instant has come (an indexer
+        never goes back to an older version, though a later write may arrive before an earlier one)."""
+        arrived = [i for i, (at, _) in enumerate(self.versions) if at <= now]
+        if arrived:
+            self.indexed = self.versions[arrived[-1]][1]
+            self.versions = self.versions[arrived[-1] + 1:]
+
+
+class SearchIndex:
+    def __init__(self, clock: Clock, lag_seconds: float = 0.0, jitter: float = 0.5, seed: int | None = None) -> None:
+        self.clock = clock
+        self.lag_ms = round(lag_seconds * 1000)
+        self.jitter = jitter
+        self._random = random.Random(seed)
+        self._pending: dict[int, _Pending] = {}
+
+    @property
+    def lags(self) -> bool:
+        return self.lag_ms > 0
+
+    def written(self, changes: list[tuple[Record | None, Record]], at: int) -> None:
+        """Records written at the instant `at` (epoch ms), each as (before, after); `before` is None
+        for a new record. Each reaches search its own delay after `at`."""
+        if not self.lags:
+            return
+        for before, after in changes:
+            pending = self._pending.get(after.id)
+            if pending is None:
+                pending = self._pending[after.id] = _Pending(after.type, copy.deepcopy(before))
+            pending.versions.append((at + self._delay(), copy.deepcopy(after)))
+
+    def _delay(self) -> int:
+        return round(self.lag_ms * (1 - self.jitter * self._random.random()))
+
+    def behind(self, type_id: str) -> dict[int, Record | None]:
+        """Record id → the version search sees (None: not in the index yet), for the records of
+        `type_id` whose latest write has not reached the index."""
+        now = self.clock.now()
+        seen: dict[int, Record | None] = {}
+        for record_id, pending in list(self._pending.items()):
+            pending.catch_up(now)
+            if not pending.versions:
+                del self._pending[record_id]
+            elif pending.type == type_id:
+                seen[record_id] = pending.indexed
+        return seen
+
+    def searchable_at(self, record_id: int) -> int | None:
+        """The instant (portal clock, epoch ms) the record's latest write reaches search; None when
+        it already has."""
+        pending = self._pending.get(record_id)
+        return pending.versions[-1][0] if pending and pending.versions else None
+
+    def catch_up(self) -> None:
+        """Index every write now, whatever its lag (a test's "the index has caught up")."""
+        self._pending.clear()

@@ -20,6 +20,7 @@ from syncer.sandbox import behaviour, portal
 from syncer.sandbox.api import Api, Request, Response, encode
 from syncer.sandbox.errors import ApiError, correlation_id, rate_limited, unauthenticated, validation
 from syncer.sandbox.faults import Fault, FaultInjector
+from syncer.sandbox.search import SearchIndex
 from syncer.sandbox.limits import RateLimits
 from syncer.sandbox.records import Records, WriteInput
 from syncer.sandbox.store import Store
@@ -52,8 +53,10 @@ class Portal:
     """Store, definitions, records and endpoints, assembled (and seeded) from one SQLite file."""
 
     def __init__(self, db_path: str | None, seed: bool, ordered_results: bool, shuffle_seed: int | None,
-                 portal_id: int | None = None) -> None:
+                 portal_id: int | None = None, variants: behaviour.Variants = behaviour.INSTANT_INDEX,
+                 clock_offset: float = 0.0) -> None:
         self.store = Store(db_path)
+        self.store.clock.offset_ms = round(clock_offset * 1000)
         try:
             with self.store.transaction():
                 self.portal_id = self._own_id(portal_id)
@@ -63,9 +66,13 @@ class Portal:
                 else:
                     self.registry = self._fresh(self.portal_id, seed)
                     self.save_definitions()
-                self.records = Records(self.registry, self.store, shuffle_seed, ordered_results)
+                self.records = Records(self.registry, self.store, shuffle_seed, ordered_results, variants)
                 if seed and not self.store.meta("seeded"):
                     self._seed()
+                self.records.rebuild_uniques()
+                # After the seed, which a portal has indexed long before anyone searches it.
+                self.records.index = SearchIndex(self.store.clock, variants.search_lag,
+                                                 variants.search_lag_jitter, shuffle_seed)
         except BaseException:
             self.store.close()
             raise
@@ -252,6 +259,11 @@ class Sandbox:
     the state lives in that SQLite file and survives a restart (a seeded file is not re-seeded).
     Each fresh store is a portal of its own, with a random id unless `portal_id` names one; a
     file keeps its id, and ValueError says so when `portal_id` names another.
+
+    `variants` are the ways it behaves where HubSpot may behave more than one way (behaviour.Variants;
+    without, INSTANT_INDEX: the defaults, with search indexing at once). Its clock is the real time
+    plus `clock_offset` seconds (negative: a portal whose past lies further back, so a test can
+    write "an hour ago"); `advance_clock` moves it on, as the search lag waits on it.
     """
 
     def __init__(self, db_path=None, token: str = "sandbox", rate_limit: int = behaviour.TEN_SECONDLY_LIMIT,
@@ -259,7 +271,10 @@ class Sandbox:
                  seed: bool = True, host: str = "127.0.0.1", port: int = 0, ordered_results: bool = False,
                  extra_tokens: dict[str, set[str]] | None = None,
                  slow_seconds: float = behaviour.SLOW_SECONDS, log_limit: int = 10_000,
-                 portal_id: int | None = None) -> None:
+                 portal_id: int | None = None, variants: behaviour.Variants | None = None,
+                 clock_offset: float = 0.0) -> None:
+        self.variants = variants if variants is not None else behaviour.INSTANT_INDEX
+        self.clock_offset = clock_offset  # seconds the portal's clock starts ahead of (negative: behind) real time
         self.db_path = str(db_path) if db_path else None
         self.token = token
         self.wanted_portal_id = portal_id
@@ -269,7 +284,8 @@ class Sandbox:
         self.slow_seconds = slow_seconds
         self.tokens: dict[str, frozenset[str] | None] = {token: None}
         self.tokens.update({t: frozenset(s) for t, s in (extra_tokens or {}).items()})
-        self.limits = RateLimits(rate_limit, search_rate_limit)
+        self.limits = RateLimits(rate_limit, search_rate_limit, competing_share=self.variants.competing_share,
+                                 headers=self.variants.rate_headers, seed=fault_seed)
         self.faults = FaultInjector(faults, fault_seed)
         self.fault_seed = fault_seed
         self._log: deque[LogEntry] = deque(maxlen=log_limit)  # the newest entries; memory stays flat
@@ -330,7 +346,8 @@ class Sandbox:
 
     def bind(self) -> "Sandbox":
         """Open the store and the listening socket without serving yet (so the port is known)."""
-        self.portal = Portal(self.db_path, self.seed, self.ordered_results, self.fault_seed, self.wanted_portal_id)
+        self.portal = Portal(self.db_path, self.seed, self.ordered_results, self.fault_seed, self.wanted_portal_id,
+                             self.variants, self.clock_offset)
         try:
             self._server = _Server((self.host, self.port), self)
         except OSError:
@@ -382,6 +399,26 @@ class Sandbox:
     def set_rate_limit(self, limit: int) -> None:
         """Requests per rolling 10 s for the main token (a fresh window)."""
         self.limits.set_limit(self.token, limit)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the portal's clock forward: what waits on it (the search lag) is that much nearer.
+        Writes after it are stamped that much later than the real time."""
+        with self.portal.store.lock:
+            self.portal.store.clock.advance(seconds)
+
+    def now_ms(self) -> int:
+        """The portal's clock, epoch milliseconds."""
+        return self.portal.store.clock.now()
+
+    def searchable_at(self, record_id) -> int | None:
+        """When (the portal's clock, epoch ms) search sees the record's latest write; None if it does."""
+        with self.portal.store.lock:
+            return self.portal.records.index.searchable_at(int(record_id))
+
+    def catch_up_search(self) -> None:
+        """Let the search index catch up with every write now, whatever the lag."""
+        with self.portal.store.lock:
+            self.portal.records.index.catch_up()
 
     # --- one request -------------------------------------------------------------------------
 
@@ -449,11 +486,14 @@ def _error(error: ApiError) -> Response:
 
 def serve(host: str = "127.0.0.1", port: int = 8470, db_path=None, token: str = "sandbox",
           rate_limit: int = behaviour.TEN_SECONDLY_LIMIT, faults: str = "", fault_seed=None,
-          seed: bool = True, on_ready=None, portal_id: int | None = None) -> None:
+          seed: bool = True, on_ready=None, portal_id: int | None = None,
+          variants: behaviour.Variants | None = None) -> None:
     """Serve a sandbox portal in this thread until interrupted (Ctrl-C); `on_ready(sandbox)` is
-    called once the port is bound (and the portal's id known), before the first request is served."""
+    called once the port is bound (and the portal's id known), before the first request is served.
+    `variants` default to behaviour.Variants(): the strongest evidence, search lag included."""
     sandbox = Sandbox(db_path=db_path, token=token, rate_limit=rate_limit, faults=faults,
-                      fault_seed=fault_seed, seed=seed, host=host, port=port, portal_id=portal_id).bind()
+                      fault_seed=fault_seed, seed=seed, host=host, port=port, portal_id=portal_id,
+                      variants=variants if variants is not None else behaviour.Variants()).bind()
     if on_ready:
         on_ready(sandbox)
     try:

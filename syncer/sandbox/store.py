@@ -57,15 +57,27 @@ class Record:
 
 
 class Clock:
-    """Epoch milliseconds, strictly increasing from one write to the next (the two-way sync
-    searches `hs_lastmodifieddate GT x`, so two writes must never share a millisecond)."""
+    """The portal's time in epoch milliseconds: the real time plus an offset a test may move
+    forward (`advance`), so what waits on the clock (search lag) is reached without sleeping.
+    Writes get strictly increasing instants (the two-way sync searches `hs_lastmodifieddate GT x`,
+    so two writes must never share a millisecond)."""
 
-    def __init__(self, last_ms: int = 0) -> None:
+    def __init__(self, last_ms: int = 0, offset_ms: int = 0) -> None:
         self.last_ms = last_ms
+        self.offset_ms = offset_ms
+
+    def now(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
 
     def tick(self) -> int:
-        self.last_ms = max(int(time.time() * 1000), self.last_ms + 1)
+        self.last_ms = max(self.now(), self.last_ms + 1)
         return self.last_ms
+
+    def advance(self, seconds: float) -> None:
+        """Move the portal's time forward (never back: instants already given stay in the past)."""
+        if seconds < 0:
+            raise ValueError("the sandbox's clock only moves forward")
+        self.offset_ms += round(seconds * 1000)
 
 
 class Store:
@@ -128,13 +140,15 @@ class Store:
             rows += self.db.execute(f"{query} ({','.join('?' * len(chunk))})", (*fixed, *chunk)).fetchall()
         return rows
 
-    def archived_ids_by_value(self, type_id: str, name: str, values: Iterable[str]) -> dict[str, int]:
-        """Archived records hold no unique-value rows, so their values are found by scanning."""
+    def archived_ids_by_value(self, type_id: str, name: str, values: Iterable[str],
+                              key=lambda value: value) -> dict[str, int]:
+        """Archived records' ids by the `key` of their value of `name`, for the keys in `values`,
+        found by scanning (archived records may hold no unique-value rows)."""
         wanted = set(values)
         rows = self.db.execute(
             "SELECT id, json_extract(props, '$.' || ?) FROM records WHERE type = ? AND archived = 1",
             (json.dumps(name), type_id))
-        return {value: record_id for record_id, value in rows if value in wanted}
+        return {key(value): record_id for record_id, value in rows if value is not None and key(value) in wanted}
 
     def insert(self, records: list[Record]) -> None:
         self.db.executemany(
@@ -151,6 +165,9 @@ class Store:
     def claim_unique(self, rows: list[tuple[str, str, str, int]]) -> None:
         """(type, name, value, record_id) rows: the record now holds that unique value."""
         self.db.executemany("INSERT OR REPLACE INTO uniques VALUES (?, ?, ?, ?)", rows)
+
+    def clear_uniques(self) -> None:
+        self.db.execute("DELETE FROM uniques")
 
     def release_unique(self, rows: list[tuple[str, str, str]]) -> None:
         self.db.executemany("DELETE FROM uniques WHERE type = ? AND name = ? AND value = ?", rows)
