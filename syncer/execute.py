@@ -13,11 +13,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from syncer.errors import SyncerError
+from syncer.hubspot.models import AssociationType
 from syncer.plan import BATCH_SIZE, STEP_INPUTS, WRITES, ActionKind, Plan
+
+if TYPE_CHECKING:
+    from syncer.hubspot.protocol import PortalClient
 
 
 class Outcome(str, Enum):
@@ -154,7 +159,7 @@ def apply(
         settled = run.settle_without_request(number, conflicts.get(number))
         if settled:
             outcomes[number] = settled
-    calls_before = getattr(client, "calls", 0)
+    calls_before = client.calls
     interrupted = False
     to_send = sum(n not in outcomes for kind in WRITES for n in plan.of_kind(kind))
     sent_so_far = 0
@@ -181,7 +186,7 @@ def apply(
         if number not in outcomes:
             outcomes[number] = run.outcome(number, Outcome.SKIPPED, error_category="INTERRUPTED",
                                            error_message="not sent: the run was stopped before this row")
-    calls = getattr(client, "calls", 0) - calls_before
+    calls = client.calls - calls_before
     return Results([outcomes[n] for n in run.lines], calls=calls, interrupted=interrupted,
                    updated_at=run.updated_at)
 
@@ -208,7 +213,7 @@ class _Run:
     """One execution of a plan: its actions read once into plain Python values, so building
     100,000 inputs costs dictionary look-ups, not pandas indexing per cell."""
 
-    def __init__(self, plan: Plan, client, started_at: str) -> None:
+    def __init__(self, plan: Plan, client: PortalClient, started_at: str) -> None:
         self.plan, self.client, self.started_at = plan, client, started_at
         self.updated_at: dict[str, str] = {}
         self.links = plan.meta.get("associations") or {}
@@ -331,6 +336,4 @@ class _Run:
 def _kind(link: dict):
     """The association type of a plan's link: typeId and category as planned (no look-up), or only
     the typeId in a plan file made before plans carried the category."""
-    from syncer.hubspot.models import AssociationType  # lazily, as the executor's only tie to the client's types
-
     return AssociationType(link["type_id"], link["category"]) if link.get("category") else link["type_id"]

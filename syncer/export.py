@@ -13,11 +13,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from syncer import jobs, mapping, portals, tables, values
 from syncer.errors import InputError
+
+if TYPE_CHECKING:
+    from syncer.hubspot.protocol import PortalClient
 
 RECORD_ID_COLUMN = "Record ID"
 CHUNK_RECORDS = 10_000  # rows converted and written at a time: pandas' per-call cost vs memory
@@ -42,7 +46,7 @@ class ExportSummary:
     calls: int = 0
 
 
-def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable[str] = (),
+def export(mapping_path: str | Path, client: PortalClient, out: str | Path, *, where: Iterable[str] = (),
            all_properties: bool = False, archived: bool = False,
            on_progress: Callable[[int], None] | None = None,
            chunk_records: int = CHUNK_RECORDS) -> ExportSummary:
@@ -55,7 +59,7 @@ def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable
     out = Path(out)
     if out.suffix.lower() not in tables.CSV_SUFFIXES | tables.XLSX_SUFFIXES:
         raise InputError(f"{out.name}: cannot write {out.suffix!r}; use .csv or .xlsx")
-    calls = getattr(client, "calls", 0)
+    calls = client.calls
     object_type, _ = portals.reach(m, client)
     properties = client.properties(object_type)
     problems = [p for p in mapping.check(m, properties) if p.key != "columns" or "id property" not in p.message]
@@ -85,7 +89,7 @@ def export(mapping_path: str | Path, client, out: str | Path, *, where: Iterable
             written += len(chunk)
             if on_progress:
                 on_progress(written)
-    return ExportSummary(out, written, columns, getattr(client, "calls", 0) - calls)
+    return ExportSummary(out, written, columns, client.calls - calls)
 
 
 def _refuse_unwritable(cells: pd.DataFrame, out: Path, m: mapping.Mapping, first_row: int) -> None:
@@ -122,7 +126,7 @@ def _chunks(records: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-def record_cells(records: list, m: mapping.Mapping, properties: list[dict], names: list[str], client,
+def record_cells(records: list, m: mapping.Mapping, properties: list[dict], names: list[str], client: PortalClient,
                  object_type, *, text_dates: bool = False) -> pd.DataFrame:
     """Natural cells for some records, in export_columns order."""
     index = [r.id for r in records]
@@ -156,7 +160,7 @@ def sheet_cells(canonical: pd.DataFrame, m: mapping.Mapping, properties: list[di
     return cells
 
 
-def association_cells(ids: list[str], spec: mapping.AssociationSpec, client, object_type) -> list:
+def association_cells(ids: list[str], spec: mapping.AssociationSpec, client: PortalClient, object_type) -> list:
     """Per record id, the `match` value (e.g. the email) of the record linked under the spec's
     association type (the default one without a label), as push and sync read it."""
     if not ids:

@@ -20,13 +20,18 @@ import secrets
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from syncer import execute, mapping, ownership, plan, portals, report, settings, tables, talk, values
 from syncer.errors import InputError, PortalError
 from syncer.execute import Outcome, Results, RowOutcome
+from syncer.hubspot.errors import ValidationError
 from syncer.plan import ActionKind, Mode, Plan
+
+if TYPE_CHECKING:
+    from syncer.hubspot.protocol import PortalClient
 
 STATUS_COLUMNS = report.STATUS_COLUMNS  # what write-back adds to the sheet (an errors file carries them too)
 
@@ -47,7 +52,7 @@ class Prepared:
         return [c for c in self.local.frame.columns if not c.startswith(values.ASSOCIATION_PREFIX)]
 
 
-def prepare(mapping_path: str | Path | mapping.Mapping, client, *, source: str | Path | None = None,
+def prepare(mapping_path: str | Path | mapping.Mapping, client: PortalClient, *, source: str | Path | None = None,
             object_type=None, properties: list[dict] | None = None) -> Prepared:
     """Load the mapping and the sheet, check both against the portal, convert cells to canonical form.
 
@@ -79,7 +84,7 @@ def prepare(mapping_path: str | Path | mapping.Mapping, client, *, source: str |
     return Prepared(m, table, local, object_type, properties, portal)
 
 
-def build_plan(mapping_path: str | Path, client, *, source: str | Path | None = None,
+def build_plan(mapping_path: str | Path, client: PortalClient, *, source: str | Path | None = None,
                mode: str | None = None, allow_mass_archive: bool = False,
                archive_unowned: bool = False, allow_numeric_keys: bool = False) -> Plan:
     """Read the sheet and the records it names (every record in mirror mode) and plan the changes.
@@ -95,7 +100,7 @@ def build_plan(mapping_path: str | Path, client, *, source: str | Path | None = 
                          archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
 
 
-def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
+def plan_prepared(prepared: Prepared, client: PortalClient, *, mode: str | None = None,
                   allow_mass_archive: bool = False, archive_unowned: bool = False,
                   allow_numeric_keys: bool = False) -> Plan:
     m = prepared.mapping
@@ -124,7 +129,7 @@ def plan_prepared(prepared: Prepared, client, *, mode: str | None = None,
             owned=owned, meta=meta)
         done(", ".join(f"{kind} {n:,}" for kind, n in built.counts().items() if n))
     _describe_archived(built, remote)
-    return with_estimate(built, getattr(client, "rate_limit", None))
+    return with_estimate(built, client.rate_limit)
 
 
 def display_description(prepared: Prepared) -> dict:
@@ -170,7 +175,7 @@ def with_estimate(built: Plan, rate_limit=None, *, stale_check: bool = False) ->
     return built
 
 
-def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: pd.DataFrame,
+def _plan_associations(prepared: Prepared, client: PortalClient, local: pd.DataFrame, remote: pd.DataFrame,
                        row_errors: dict[int, str]) -> dict[str, dict]:
     """Add each association column to `local` and `remote` as a pseudo-property whose value is the
     target record id, so the planner diffs it like any property. Returns what the executor needs."""
@@ -182,8 +187,6 @@ def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: 
             continue
         to_type = client.object_type(spec.to)
         kind = client.association_spec(prepared.object_type, to_type, spec.label)
-        from syncer.hubspot.errors import ValidationError  # lazily: syncer/__init__ loads jobs before hubspot
-
         try:
             wanted = _association_targets(prepared.local.frame[name], spec, client, to_type, row_errors)
         except ValidationError as exc:  # HubSpot refuses `match` as an idProperty: a mapping problem
@@ -202,7 +205,7 @@ def _plan_associations(prepared: Prepared, client, local: pd.DataFrame, remote: 
     return described
 
 
-def _association_targets(cells: pd.Series, spec, client, to_type, row_errors: dict[int, str]) -> pd.Series:
+def _association_targets(cells: pd.Series, spec, client: PortalClient, to_type, row_errors: dict[int, str]) -> pd.Series:
     """Target record id per row, found by the spec's match property; unknown targets are row errors."""
     found = client.batch_read(to_type, cells.dropna().unique(), id_property=spec.match)
     targets = cells.map(lambda value: found[value].id if value in found else None).astype(object)
@@ -212,7 +215,7 @@ def _association_targets(cells: pd.Series, spec, client, to_type, row_errors: di
     return targets.where(targets.notna(), None)
 
 
-def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desired: dict, spec, client,
+def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desired: dict, spec, client: PortalClient,
                    to_type) -> dict[str, str]:
     """Target record id → the value a person knows it by (its `match` property, e.g. an email), so
     plans show `ann@x.com → bo@x.com` rather than record ids: the sheet's own values, and for the
@@ -223,7 +226,7 @@ def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desi
     return shown | target_values(client, to_type, spec.match, replaced)
 
 
-def target_values(client, to_type, match: str, targets) -> dict[str, str]:
+def target_values(client: PortalClient, to_type, match: str, targets) -> dict[str, str]:
     """Target record id → its `match` value, canonical as a cell of the association column is
     (an email lower-cased): one call per 100 distinct ids; ids without a value are left out."""
     wanted = {t for t in targets if t}
@@ -240,7 +243,7 @@ def current_target(associations, type_id: int, preferred: str | None) -> str | N
     return preferred if preferred in linked else (linked[0] if linked else None)
 
 
-def read_remote(prepared: Prepared, client, *, mirror: bool = False) -> pd.DataFrame:
+def read_remote(prepared: Prepared, client: PortalClient, *, mirror: bool = False) -> pd.DataFrame:
     """Remote records as a frame: index = canonical id value; columns id, updated_at and properties."""
     m = prepared.mapping
     names = prepared.mapped_properties
@@ -256,7 +259,7 @@ def read_remote(prepared: Prepared, client, *, mirror: bool = False) -> pd.DataF
     return remote_frame(records, names, prepared.properties)
 
 
-def lost_zeros(prepared: Prepared, client, new_keys: pd.Series) -> dict[int, str]:
+def lost_zeros(prepared: Prepared, client: PortalClient, new_keys: pd.Series) -> dict[int, str]:
     """values.lost_zeros for `new_keys` (by sheet row: keys HubSpot lacks), looked up by batch read."""
     m = prepared.mapping
     id_prop = next((p for p in prepared.properties if p["name"] == m.id_property), None)
@@ -282,7 +285,7 @@ def _row_errors(local: values.LocalRows) -> dict[int, str]:
     return {row: "; ".join(found) for row, found in messages.items()}
 
 
-def _plan_meta(prepared: Prepared, client) -> dict:
+def _plan_meta(prepared: Prepared, client: PortalClient) -> dict:
     return {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "portal": prepared.portal.name,
@@ -296,7 +299,7 @@ def _plan_meta(prepared: Prepared, client) -> dict:
     }
 
 
-def check_portal(built: Plan, client) -> None:
+def check_portal(built: Plan, client: PortalClient) -> None:
     """Refuse (PortalError, exit 3) to apply a plan made against another portal than `client`'s:
     compared by hub id where both are known (a reset sandbox is another portal), else by name."""
     planned, current = portals.planned(built.meta), portals.of(client)
@@ -311,7 +314,7 @@ def check_portal(built: Plan, client) -> None:
 # --- applying ----------------------------------------------------------------------------------
 
 
-def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool = False,
+def apply_plan(built: Plan, client: PortalClient, *, check_stale: bool = False, replan: bool = False,
                on_progress=None, should_stop=lambda: False, undo: bool = True) -> Results:
     """Execute a plan. With `check_stale` (a plan read from a file), records that changed in
     HubSpot since the plan was made are left alone and reported as conflicts — or, with `replan`,
@@ -328,7 +331,7 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
     refuse_unsafe(built)
     built = with_estimate(dataclasses.replace(built, meta=dict(built.meta)), stale_check=check_stale)
     recovered = recover_journals(built, client) if undo else []
-    calls_before = getattr(client, "calls", 0)
+    calls_before = client.calls
     conflicts: dict[int, str] = {}
     if check_stale:
         stale = find_stale(built, client)
@@ -363,7 +366,7 @@ def apply_plan(built: Plan, client, *, check_stale: bool = False, replan: bool =
         results.meta["undo"] = str(path)
     if journal is not None:
         journal.remove()  # the undo plan (or, when nothing was written, nothing) replaces it
-    results.calls = getattr(client, "calls", 0) - calls_before  # the stale check's reads included
+    results.calls = client.calls - calls_before  # the stale check's reads included
     results.meta["finished_at"] = execute.now_iso()
     return results
 
@@ -466,7 +469,7 @@ def undo_path(built: Plan, run_id: str) -> Path:
     return settings.state_folder(built.meta.get("mapping")) / f"undo-{run_id}.json"
 
 
-def build_undo(built: Plan, results: Results, client) -> Plan | None:
+def build_undo(built: Plan, results: Results, client: PortalClient) -> Plan | None:
     """The plan that reverts a run: updated records get their before values back (a property that
     was empty is cleared), records the run created are archived. None when the run wrote nothing.
 
@@ -519,7 +522,7 @@ def build_undo(built: Plan, results: Results, client) -> Plan | None:
     })
     undo = Plan(built.object_type, built.id_property, built.mode, built.properties,
                 actions.reset_index(drop=True), after.reset_index(drop=True), before.reset_index(drop=True), meta)
-    return with_estimate(undo, getattr(client, "rate_limit", None))
+    return with_estimate(undo, client.rate_limit)
 
 
 # Categories of HubSpot's own verdict on an input (a 207 item, or the 400/409 of a batch split down to
@@ -527,7 +530,7 @@ def build_undo(built: Plan, results: Results, client) -> Plan | None:
 REFUSED = frozenset({"VALIDATION_ERROR", "CONFLICT", "OBJECT_ALREADY_EXISTS", "OBJECT_NOT_FOUND"})
 
 
-def _uncertain_writes(built: Plan, results: Results, client) -> Plan | None:
+def _uncertain_writes(built: Plan, results: Results, client: PortalClient) -> Plan | None:
     """The undo of the writes that failed: a failure after retries (a dropped answer, a 5xx) may
     still have landed, so these are checked against the portal, as a journal is (_undo_of_writes).
     An input HubSpot refused (REFUSED) was not written, and costs no read."""
@@ -541,7 +544,7 @@ def _uncertain_writes(built: Plan, results: Results, client) -> Plan | None:
     return _undo_of_writes(header, entries, client, undo_of=results.meta.get("run_id"))
 
 
-def _updated_at(built: Plan, client, numbers: list[int]) -> dict[str, str]:
+def _updated_at(built: Plan, client: PortalClient, numbers: list[int]) -> dict[str, str]:
     """record id → updatedAt now, read by id property (the key every plan action carries)."""
     keys = built.actions.loc[numbers, "key"].dropna().unique()
     if not len(keys):
@@ -666,7 +669,7 @@ def read_journal(path: str | Path) -> tuple[dict, list[dict]]:
     return parsed[0], parsed[1:]
 
 
-def undo_from_journal(path: str | Path, client) -> Plan | None:
+def undo_from_journal(path: str | Path, client: PortalClient) -> Plan | None:
     """The undo plan of the run that left this journal, checked against the portal as it is now:
     an update is reverted property by property where HubSpot still holds what the run sent (a
     property changed since by someone else is left, and listed), a create is archived when its
@@ -676,7 +679,7 @@ def undo_from_journal(path: str | Path, client) -> Plan | None:
     return _undo_of_writes(header, entries, client, undo_of=header["run_id"])
 
 
-def _undo_of_writes(header: dict, entries: list[dict], client, *, undo_of, lines: list[dict] = (),
+def _undo_of_writes(header: dict, entries: list[dict], client: PortalClient, *, undo_of, lines: list[dict] = (),
                     not_restorable: list[dict] = ()) -> Plan | None:
     """An undo plan from journal entries verified against the portal, plus `lines` already known
     (undo actions with their after/before values) and `not_restorable` notes."""
@@ -709,14 +712,14 @@ def _undo_of_writes(header: dict, entries: list[dict], client, *, undo_of, lines
             "undo_of": undo_of, "not_restorable": notes}
     meta = {k: v for k, v in meta.items() if v is not None}
     undo = _plan_of_lines(header, lines, meta)
-    return with_estimate(undo, getattr(client, "rate_limit", None))
+    return with_estimate(undo, client.rate_limit)
 
 
 _ARCHIVED_NOTE = (f"archived by the run; restore it from HubSpot's recycle bin within {RECYCLE_BIN_DAYS} days "
                   "(the API cannot restore archived records)")
 
 
-def _current(header: dict, keys: list, client) -> tuple[dict, pd.DataFrame]:
+def _current(header: dict, keys: list, client: PortalClient) -> tuple[dict, pd.DataFrame]:
     """The records for `keys` now (key → Record) and their values in canonical form (by key)."""
     links = header.get("associations") or {}
     names = [p for p in header["properties"] if p not in links]
@@ -764,7 +767,7 @@ def _resolved(path: str | None) -> Path | None:
     return Path(path).resolve() if path else None
 
 
-def recover_journals(built: Plan, client) -> list[str]:
+def recover_journals(built: Plan, client: PortalClient) -> list[str]:
     """Turn the journals earlier runs on this plan's mapping left behind (killed, crashed) into
     their undo plans, `.syncer/undo-<their run id>.json`, name each in a warning, and remove the
     journals. Returns the undo plans' paths. A journal still locked by a live run, or made for
@@ -800,7 +803,7 @@ def recover_journals(built: Plan, client) -> list[str]:
 
 
 
-def find_stale(built: Plan, client) -> dict[int, tuple[str, object]]:
+def find_stale(built: Plan, client: PortalClient) -> dict[int, tuple[str, object]]:
     """Action number → (why, current record) for every write whose record changed since planning."""
     writes = built.actions[built.actions["action"].isin([k.value for k in plan.WRITES])]
     if writes.empty:
@@ -825,7 +828,7 @@ def find_stale(built: Plan, client) -> dict[int, tuple[str, object]]:
     return stale
 
 
-def _replan(built: Plan, stale: dict, client) -> Plan:
+def _replan(built: Plan, stale: dict, client: PortalClient) -> Plan:
     """Plan stale actions again: the plan's intended values against the records as they are now."""
     if not stale:
         return built

@@ -13,9 +13,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from syncer.errors import PortalError
 from syncer.hubspot.errors import UnknownObjectTypeError
+
+if TYPE_CHECKING:
+    from syncer.hubspot.protocol import PortalClient
 
 SANDBOX = "sandbox"
 META_FIELDS = ("portal", "hub_id")  # how plans, undo plans and journals name their portal
@@ -52,7 +56,7 @@ def describe(name: str | None, hub_id: str | None = None) -> str:
     return f"the portal at {name}" if name else "an unknown portal"
 
 
-def of(client) -> Portal:
+def of(client: PortalClient) -> Portal:
     """The portal `client` talks to (one call, GET /account-info/v3/details, unless the client has
     already read a custom object's schema, whose fully qualified name carries the hub id)."""
     hub_id = client.hub_id()
@@ -71,7 +75,7 @@ def planned(meta: dict) -> Portal | None:
     return Portal(name, hub_id)
 
 
-def check(pin: str | None, client, *, pinned_by: object) -> Portal:
+def check(pin: str | None, client: PortalClient, *, pinned_by: object) -> Portal:
     """The portal `client` talks to, refused (PortalError, exit 3) when `pin` names another.
     `pinned_by` names the file whose pin it is, for the message."""
     portal = of(client)
@@ -84,7 +88,7 @@ def check(pin: str | None, client, *, pinned_by: object) -> Portal:
                       f"{client.base_url}; nothing was done. {_remedy(pin)}")
 
 
-def reach(m, client, object_type=None):
+def reach(m, client: PortalClient, object_type=None):
     """The mapping `m`'s object type and portal, its pin checked: (object type, Portal).
 
     The object type is asked first, as a custom object's schema names the portal (saving the

@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syncer import jobs, report
 from syncer.errors import InputError
 from syncer.execute import Progress, Results
 from syncer.plan import Plan
+
+if TYPE_CHECKING:
+    from syncer.hubspot.protocol import PortalClient
 
 Confirm = Callable[[Plan], None]
 
@@ -39,7 +43,7 @@ class PushResult:
         return f"<PushResult {self.results!r}{'; not done: ' + '; '.join(self.not_done) if self.not_done else ''}>"
 
 
-def push(mapping_path: str | Path, client, *, source: str | Path | None = None, mode: str | None = None,
+def push(mapping_path: str | Path, client: PortalClient, *, source: str | Path | None = None, mode: str | None = None,
          allow_mass_archive: bool = False, archive_unowned: bool = False, allow_numeric_keys: bool = False,
          retry_failed: str | Path | None = None, confirm: Confirm | None = None,
          report_path: str | Path | None = None, errors_path: str | Path | None = None, write_back: bool = False,
@@ -66,7 +70,7 @@ def push(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     return _written(PushResult(built, results), report_path, errors_path, write_back)
 
 
-def apply(plan: Plan | str | Path, client, *, replan: bool = False, confirm: Confirm | None = None,
+def apply(plan: Plan | str | Path, client: PortalClient, *, replan: bool = False, confirm: Confirm | None = None,
           report_path: str | Path | None = None, errors_path: str | Path | None = None,
           on_progress: Callable[[Progress], None] | None = None,
           should_stop: Callable[[], bool] = lambda: False) -> PushResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syncer import mapping, portals, schema, tables, talk
 from syncer.errors import InputError
@@ -18,10 +19,13 @@ from syncer.hubspot import errors as hubspot_errors
 from syncer.hubspot.definitions import DefinitionCall
 from syncer.hubspot.errors import HubSpotError, UnknownObjectTypeError
 
+if TYPE_CHECKING:
+    from syncer.hubspot.protocol import PortalClient
+
 MAPPING_SUFFIXES = {".yaml", ".yml"}
 
 
-def plan_schema(target: str | Path, client, *, object_name: str | None = None, create_object: str | None = None,
+def plan_schema(target: str | Path, client: PortalClient, *, object_name: str | None = None, create_object: str | None = None,
                 id_property: str | None = None, sheet: str | None = None, header_row: int = 1,
                 singular: str | None = None, plural: str | None = None) -> schema.SchemaPlan:
     """The schema plan for `target`: a mapping (its object, its columns; a new custom object when
@@ -51,7 +55,7 @@ def plan_schema(target: str | Path, client, *, object_name: str | None = None, c
     return _plan_existing(table, object_type, client, None, meta, id_property)
 
 
-def _plan_mapping(m: mapping.Mapping, client, **options) -> schema.SchemaPlan:
+def _plan_mapping(m: mapping.Mapping, client: PortalClient, **options) -> schema.SchemaPlan:
     if m.source is None:
         raise InputError(f"{m.path}: the mapping names no source, whose cells the properties are read from")
     is_csv = m.source.suffix.lower() in tables.CSV_SUFFIXES
@@ -69,7 +73,7 @@ def _plan_mapping(m: mapping.Mapping, client, **options) -> schema.SchemaPlan:
     return _plan_existing(table, object_type, client, m, _meta(portal, table, m, m.sheet, m.header_row))
 
 
-def _plan_existing(table, object_type, client, m, meta, id_property: str | None = None) -> schema.SchemaPlan:
+def _plan_existing(table, object_type, client: PortalClient, m, meta, id_property: str | None = None) -> schema.SchemaPlan:
     with talk.phase("asked the portal for the object's properties and groups"):
         properties = client.properties(object_type)
         groups = client.property_groups(object_type)
@@ -88,7 +92,7 @@ def _meta(portal: portals.Portal, table, m, sheet, header_row: int) -> dict:
             "header_row": header_row}
 
 
-def _refuse_existing(client, name: str) -> None:
+def _refuse_existing(client: PortalClient, name: str) -> None:
     try:
         found = client.object_type(name)
     except UnknownObjectTypeError:
@@ -130,7 +134,7 @@ class SchemaResults:
         return f"<SchemaResults {self.plan.object.get('name')!r}: {done} of {len(self.plan.calls)} calls ok>"
 
 
-def apply_schema(plan: schema.SchemaPlan, client, *, check_stale: bool = False,
+def apply_schema(plan: schema.SchemaPlan, client: PortalClient, *, check_stale: bool = False,
                  pinned_by: str = "the schema plan") -> SchemaResults:
     """Send the plan's calls in order. A call HubSpot refuses is recorded and the others still go,
     except after a refused object create, which everything else needs. A missing scope or a
@@ -165,7 +169,7 @@ def _outcome(call: DefinitionCall, body: dict) -> CallOutcome:
     return CallOutcome(call, not refused, "; ".join(refused), created, refused)
 
 
-def _check_unchanged(plan: schema.SchemaPlan, client) -> None:
+def _check_unchanged(plan: schema.SchemaPlan, client: PortalClient) -> None:
     """InputError naming what changed when the portal no longer holds what the plan was made against."""
     changed = []
     if plan.creates_object:

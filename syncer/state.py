@@ -28,6 +28,7 @@ import pandas as pd
 
 from syncer import settings, tables
 from syncer.errors import InputError
+from syncer.hubspot.models import ObjectType
 
 SCHEMA_VERSION = 2  # 2: updated_at per record; association values and their target record ids
 BASE_COLUMNS = ["record_id", "archived", "updated_at"]
@@ -72,8 +73,6 @@ def load_legacy(mapping_path: str | Path, portal) -> Snapshot | None:
     snapshot = load(legacy_path(mapping_path))
     if snapshot is None:
         return None
-    from syncer.hubspot.models import ObjectType
-
     known = snapshot.meta.get("object_type")
     hub_id = ObjectType(**known).hub_id if known else None
     return snapshot if hub_id is None or hub_id == portal.hub_id else None

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,10 @@ import pandas as pd
 from syncer import execute, jobs, mapping, merge, plan, portals, report, state, tables, talk, values
 from syncer.errors import InputError
 from syncer.export import conditions, sheet_cells
+from syncer.hubspot.models import ObjectType
+
+if TYPE_CHECKING:
+    from syncer.hubspot.protocol import PortalClient
 
 # How far before the last sync began a sync looks for HubSpot's changes. HubSpot's search index
 # shows a write "after a few moments" (its docs; several seconds, integrations report) and
@@ -116,7 +121,7 @@ class _Reads:
 Approve = Callable[[plan.Plan, list[str]], None]
 
 
-def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, prefer: str | None = None,
+def sync(mapping_path: str | Path, client: PortalClient, *, source: str | Path | None = None, prefer: str | None = None,
          margin_seconds: float = DEFAULT_MARGIN_SECONDS, allow_mass_archive: bool = False,
          approve: Approve | None = None, on_progress=None, should_stop=lambda: False,
          full: bool = False, allow_numeric_keys: bool = False) -> SyncResult:
@@ -136,7 +141,7 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
     if prefer not in (None, merge.SHEET, merge.HUBSPOT):
         raise InputError(f"prefer must be sheet or hubspot, not {prefer!r}")
     m = mapping.load(mapping_path)
-    calls = getattr(client, "calls", 0)
+    calls = client.calls
     portal = portals.check(m.portal, client, pinned_by=m.path.name)  # before the snapshot, which is the portal's
     snapshot_path = state.path_for(m.path, portal.key)
     snapshot = state.load(snapshot_path)
@@ -188,7 +193,7 @@ def sync(mapping_path: str | Path, client, *, source: str | Path | None = None, 
         state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms, first_sync_ms)), snapshot_path)
         if legacy is not None:  # now saved under this portal's name
             state.legacy_path(m.path).unlink(missing_ok=True)
-    result.calls = getattr(client, "calls", 0) - calls
+    result.calls = client.calls - calls
     return result
 
 
@@ -214,7 +219,7 @@ def _base(snapshot: state.Snapshot | None, columns: list[str]) -> pd.DataFrame |
     return snapshot.records.reindex(columns=["record_id", "archived", *columns]) if snapshot else None
 
 
-def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed: dict, archived_ids: set,
+def _merge(prepared: jobs.Prepared, client: PortalClient, links: list[Link], snapshot, changed: dict, archived_ids: set,
            prefer, full: bool = False, allow_numeric_keys: bool = False
            ) -> tuple[merge.Merge, pd.DataFrame, list, _Reads]:
     """The merge of the sheet, the snapshot and HubSpot's changes, after reading the records of
@@ -246,7 +251,7 @@ def _merge(prepared: jobs.Prepared, client, links: list[Link], snapshot, changed
     return merged, local, errors, reads
 
 
-def _without_lost_zeros(prepared: jobs.Prepared, client, local: pd.DataFrame, held: set, errors: list,
+def _without_lost_zeros(prepared: jobs.Prepared, client: PortalClient, local: pd.DataFrame, held: set, errors: list,
                         missing: set) -> tuple[pd.DataFrame, set, list]:
     """The rows, held keys and errors with the rows whose new key lost its leading zeros held
     back (values.lost_zeros): a sync would create a duplicate of the padded record."""
@@ -297,7 +302,7 @@ def _seen(remote: pd.DataFrame, snapshot, properties: list[str], mapping_digest:
     return remote.index[same]
 
 
-def _read_links(client, object_type, link: Link, records: dict, snapshot) -> dict[str, tuple]:
+def _read_links(client: PortalClient, object_type, link: Link, records: dict, snapshot) -> dict[str, tuple]:
     """Key → (target record id, display value) of each record's current link: about
     len(records)/100 calls for the links and as many for the targets' display values."""
     if not records:
@@ -327,11 +332,9 @@ def _definitions(prepared: jobs.Prepared, properties: list[dict]) -> list[dict]:
     return [p for p in properties if p["name"] in mapped]
 
 
-def _links(prepared: jobs.Prepared, client, cached: list[dict] | None) -> list[Link]:
+def _links(prepared: jobs.Prepared, client: PortalClient, cached: list[dict] | None) -> list[Link]:
     """The mapping's association columns the sheet has: from the snapshot when it was taken with
     this mapping (no call), else the target type and association type from the portal."""
-    from syncer.hubspot.models import ObjectType  # lazily, as in _prepare
-
     present = prepared.local.frame.columns
     if cached is not None:
         return [Link(c["name"], c["column"], ObjectType(**c["to"]), c["type_id"], c["match"], c.get("category"))
@@ -346,11 +349,9 @@ def _links(prepared: jobs.Prepared, client, cached: list[dict] | None) -> list[L
     return found
 
 
-def _prepare(m: mapping.Mapping, client, source, snapshot, properties: list[dict] | None) -> jobs.Prepared:
+def _prepare(m: mapping.Mapping, client: PortalClient, source, snapshot, properties: list[dict] | None) -> jobs.Prepared:
     """jobs.prepare, with the object type taken from the snapshot when the mapping still names it
     (a schemas call saved on every re-sync), and the given property definitions if any."""
-    from syncer.hubspot.models import ObjectType  # lazily: syncer/__init__ exports sync before hubspot loads
-
     known = (snapshot.meta.get("object_type") if snapshot and snapshot.meta.get("object") == m.object else None)
     return jobs.prepare(m, client, source=source, object_type=ObjectType(**known) if known else None,
                         properties=properties)
@@ -372,7 +373,7 @@ def _usable_rows(prepared: jobs.Prepared, links: list[Link]) -> tuple[pd.DataFra
     return local[~bad], set(keys[bad].dropna()), sorted(errors, key=lambda e: (e.row, e.column))
 
 
-def _remote_changes(prepared, client, snapshot, names, margin_seconds, full) -> tuple[dict, set[str]]:
+def _remote_changes(prepared, client: PortalClient, snapshot, names, margin_seconds, full) -> tuple[dict, set[str]]:
     """Key → record for the records this sync merges, and the ids HubSpot has archived.
 
     The records are those HubSpot reports modified since the last sync began, less the margin (or,
@@ -436,7 +437,7 @@ def _created_ms(record) -> int | None:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _where_filters(prepared: jobs.Prepared, client) -> list[dict]:
+def _where_filters(prepared: jobs.Prepared, client: PortalClient) -> list[dict]:
     """The mapping's `where` as search filters (InputError naming the file and the condition). A
     re-sync knows only the mapped properties' definitions (from the snapshot): a condition on
     another property costs one properties call."""
@@ -480,7 +481,7 @@ def _steady_rows(merged: merge.Merge, local: pd.DataFrame, base) -> tuple[pd.Dat
 # --- pushing ------------------------------------------------------------------------------------
 
 
-def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client, links: list[Link], reads: _Reads,
+def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client: PortalClient, links: list[Link], reads: _Reads,
                snapshot, steady) -> tuple[plan.Plan, dict]:
     """The plan of the merge's writes, with its cost estimate, and the links it sets (see _to_targets)."""
     m = prepared.mapping
@@ -496,7 +497,7 @@ def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client, links: list
                                 for link in links}
     built = plan.build(local, remote, object_type=prepared.object_type.object_type_id, id_property=m.id_property,
                        mode=mode, blank_cells="clear", row_errors=row_errors, allow_mass_archive=True, meta=meta)
-    return jobs.with_estimate(built, getattr(client, "rate_limit", None)), pushed
+    return jobs.with_estimate(built, client.rate_limit), pushed
 
 
 def _shown(link: Link, local: pd.DataFrame, remote: pd.DataFrame, pushed: dict, reads: _Reads, snapshot) -> dict:

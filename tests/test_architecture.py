@@ -65,3 +65,23 @@ def test_planning_is_pure(name):
           if m.split(".")[0] in {"requests", "sqlite3", "openpyxl", "python_calamine", "time", "socket"}
           or m.startswith("syncer.hubspot")}
     assert io == set()
+
+
+def test_the_client_answers_the_protocol_the_engine_is_typed_against(client):
+    import inspect
+
+    from syncer.hubspot import HubSpotClient
+    from syncer.hubspot.protocol import PortalClient
+
+    assert isinstance(client, PortalClient)
+    for name, wanted in vars(PortalClient).items():
+        if callable(wanted) and not name.startswith("_"):
+            have = inspect.signature(getattr(HubSpotClient, name)).parameters
+            assert list(inspect.signature(wanted).parameters) == list(have), name
+
+
+def test_engine_functions_take_the_typed_client_and_never_guess_at_it():
+    for name in ("jobs", "sync", "export", "execute", "push", "portals", "schema_jobs"):
+        text = (PACKAGE / f"{name}.py").read_text(encoding="utf-8")
+        assert "getattr(client" not in text, name
+        assert "client: PortalClient" in text, name
