@@ -231,6 +231,8 @@ def test_definitions_written_survive_a_restart(tmp_path):
         client.post(PROPS, prop("trim"))
         client.delete(f"{PROPS}/trim")
         client.post("/crm/v4/associations/contacts/companies/labels", {"label": "Advisor", "name": "advisor"})
+        client.post("/crm/v3/schemas/2-3465404/associations",
+                    {"fromObjectTypeId": "2-3465404", "toObjectTypeId": "0-2", "name": "car_dealer"})
         client.close()
     with Sandbox(db_path=db) as portal:
         client = Client(portal)
@@ -238,4 +240,6 @@ def test_definitions_written_survive_a_restart(tmp_path):
         assert [p["name"] for p in client.get(PROPS, params={"archived": "true"}).json()["results"]] == ["trim"]
         assert "Advisor" in {r["label"] for r in client.get("/crm/v4/associations/contacts/companies/labels")
                              .json()["results"]}
+        defined = client.get("/crm/v3/schemas/2-3465404").json()["associations"]
+        assert "car_dealer" in {a.get("name") for a in defined}  # an association definition is kept too
         client.close()

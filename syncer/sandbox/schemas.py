@@ -387,6 +387,7 @@ class SchemaWrites:
                 raise ApiError(409, "OBJECT_ALREADY_EXISTS", f"An association named '{name}' already exists.",
                                context={"name": [name]})
         forward = self._define(object_type, target, name, None)
+        self.save_definitions()  # kept in the store, as schemas and labels are, so a reopened portal has it
         stamp = now_iso()
         return self.respond(201, {"id": str(forward.type_id), "fromObjectTypeId": forward.from_type,
                                   "toObjectTypeId": forward.to_type, "name": forward.name,
