@@ -349,8 +349,9 @@ def validate(mapping_file: str, source: str | None, base_url: str | None, token:
             portal = client()
             return set(portal.batch_read(portal.object_type(object_type), keys, id_property=id_property))
 
-        result = values.validate(mapping_file, lambda object_type: client().properties(object_type), source=source,
-                                 existing=existing)
+        with _phases_shown():
+            result = values.validate(mapping_file, lambda object_type: client().properties(object_type),
+                                     source=source, existing=existing)
     click.echo(result.render(), err=not result.ok)
     if not result.ok:
         sys.exit(2)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Union
 import numpy as np
 import pandas as pd
 
-from syncer import mapping as mapping_module
+from syncer import mapping as mapping_module, talk
 from syncer.errors import InputError
 from syncer.mapping import ColumnSpec, Mapping, MappingProblem
 from syncer.tables import CellError, Table
@@ -736,14 +736,19 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
     path = Path(source) if source else m.source
     if path is None:
         raise InputError(f"{m.path.name}: no source in the mapping; pass --source FILE")
-    table = tables.read(path, sheet=m.sheet, header_row=m.header_row)
-    lookup, properties = properties, _properties(properties, m.object)
+    with talk.phase(f"read {path.name}") as done:
+        table = tables.read(path, sheet=m.sheet, header_row=m.header_row)
+        done(f"{len(table.frame):,} rows")
+    with talk.phase("asked the portal for the object's properties"):
+        lookup, properties = properties, _properties(properties, m.object)
     result = Validation(mapping=m, source=path, rows=len(table.frame))
     result.problems = (mapping_module.check(m, properties, table.header) + association_problems(m, lookup)
                        + _where_problems(m, properties))
     if table.frame.empty:
         result.problems.append(MappingProblem(m.path, "source", f"{path.name} has a header but no data rows"))
-    local = canonicalize(table, m, properties)
+    with talk.phase("checked every cell") as done:
+        local = canonicalize(table, m, properties)
+        done(f"{len(local.errors):,} cell errors")
     result.errors = local.errors + _key_errors(table, m)
     by_name = {p["name"]: p for p in properties}
     if existing is not None and m.id_property in local.frame and m.id_property in by_name:

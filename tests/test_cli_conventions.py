@@ -199,3 +199,9 @@ def test_a_row_without_a_key_says_so_never_none_or_nan(run, small):
     assert "row 4  (no key): no value for the id property vin" in pushed.output
     assert "row 4  (no key): failed: INVALID_INPUT" in pushed.output
     assert not re.search(r"\b(None|nan|NaN)\b", pushed.output)
+
+
+def test_validate_says_its_phases_too(run, small):
+    checked = run("validate", "mappings/cars.yaml", "-v")
+    assert checked.exit_code == 0, checked.output
+    assert "read cars.csv: 30 rows (" in checked.stderr and "checked every cell: 0 cell errors (" in checked.stderr
