@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import python_calamine
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Font, PatternFill
@@ -333,15 +332,14 @@ def read_review(path: Path) -> tuple[dict, set[int]]:
     """The plan document a review workbook was made with, and the action numbers still marked yes.
 
     The plan comes from the workbook's hidden sheet, or, for a workbook made before it kept one,
-    from the plan file named on its Summary sheet; either must match the digest there. Read with
-    calamine, which reads the sheets' values many times faster than openpyxl.
+    from the plan file named on its Summary sheet; either must match the digest there. Read through
+    tables, which checks the file as any workbook (encrypted, corrupt, a zip bomb) before reading.
     """
     path = Path(path)
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
-        sheets = {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
-    except Exception as exc:  # calamine raises several kinds for a damaged or foreign file
-        raise InputError(f"{path}: cannot read the review workbook ({exc})") from None
+        sheets = tables.read_workbook_rows(path)
+    except InputError as exc:
+        raise InputError(f"{path}: cannot read the review workbook ({str(exc).split(': ', 1)[-1]})") from None
     facts = {line[0]: line[1] for line in sheets.get("Summary", [])[1:] if len(line) >= 2}
     text = _plan_file_text(path, facts) if "plan file" in facts else _kept_plan(sheets)
     document = _checked_plan(path, facts, text)

@@ -287,6 +287,20 @@ def _read_xlsx(path: Path, sheet: str | int | None, header_row: int) -> Table:
     return Table(frame=frame, path=path, errors=errors, sheet=calamine_sheet.name)
 
 
+def read_workbook_rows(path: str | os.PathLike) -> dict[str, list[list]]:
+    """Every sheet of an xlsx as its raw rows (values as calamine reads them), by name: for files
+    syncer wrote and reads back whole (review workbooks), checked as any workbook is first."""
+    path = Path(path)
+    _check_workbook_container(path)
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        return {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
+    except python_calamine.PasswordError:
+        raise InputError(f"{path.name}: the workbook is password-protected; save an unprotected copy") from None
+    except (python_calamine.CalamineError, ValueError, OSError) as exc:
+        raise InputError(f"{path.name}: cannot read the workbook ({_short(exc)})") from None
+
+
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 

@@ -131,6 +131,22 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path):
     assert_refused(run(str(mapping_for(tmp_path, bomb)), *NOWHERE), "bomb.xlsx: refusing to open", "zip bomb")
 
 
+@pytest.mark.parametrize("workbook, said", [("bomb", "zip bomb"), ("password_protected.xlsx", "password-protected"),
+                                            ("truncated.xlsx", "corrupt or truncated")])
+def test_a_hostile_review_workbook_is_refused_before_it_is_read(tmp_path, workbook, said):
+    """A review workbook is an input like any other: apply checks it as any workbook first."""
+    if workbook == "bomb":
+        path = tmp_path / "review.xlsx"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
+                z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
+            for _ in range(12):
+                f.write(b"<row/>" * (1 << 20))
+    else:
+        path = CORPUS / workbook
+    result = CliRunner().invoke(cli, ["apply", str(path), "--yes", *NOWHERE], catch_exceptions=False)
+    assert_refused(result, "cannot read the review workbook", said)
+
+
 # --- inputs that reach the value checks need the portal's property definitions ------------------
 
 
