@@ -897,9 +897,6 @@ def write_back(results: Results, built: Plan) -> Path:
     in place) and return its path. Refused, with nothing written, when the file changed since the
     plan read it: its rows may have moved, and a status on the wrong row is worse than none."""
     source = Path(built.meta["source"])
-    if built.meta.get("source_digest") and tables.file_digest(source) != built.meta["source_digest"]:
-        raise InputError(f"{source}: changed since syncer read it (saved meanwhile?), so its rows may have "
-                         "moved; the results are not written back into it (the report has them)")
     cells = {}
     for o in results.outcomes:
         if o.row is None:
@@ -907,6 +904,9 @@ def write_back(results: Results, built: Plan) -> Path:
         cells[(o.row, "sync_status")] = o.outcome.value
         cells[(o.row, "sync_record_id")] = o.record_id or ""
         cells[(o.row, "sync_error")] = o.error_message or ""
-    tables.edit_workbook(source, sheet=built.meta.get("sheet"), header_row=built.meta.get("header_row") or 1,
-                         cells=cells, add_columns=list(STATUS_COLUMNS))
+    try:
+        tables.edit_workbook(source, sheet=built.meta.get("sheet"), header_row=built.meta.get("header_row") or 1,
+                             cells=cells, add_columns=list(STATUS_COLUMNS), expect_digest=built.meta.get("source_digest"))
+    except tables.SheetChanged as exc:
+        raise tables.SheetChanged(f"{exc}; the results are not written back into it (the report has them)") from None
     return source

@@ -684,10 +684,11 @@ def _input_cells(results: Results, lines: pd.DataFrame) -> tuple[pd.DataFrame | 
         return None, "the run read no sheet"
     source = Path(meta["source"])
     try:
-        if meta.get("source_digest") and tables.file_digest(source) != meta["source_digest"]:
-            return None, f"{source.name} was changed since the run read it, so its rows may have moved"
+        tables.check_unchanged(source, meta.get("source_digest"))
         table = tables.read(source, sheet=meta.get("sheet"), header_row=meta.get("header_row") or 1)
         id_column = load_mapping(meta["mapping"]).id_column if meta.get("mapping") else None
+    except tables.SheetChanged:
+        return None, f"{source.name} was changed since the run read it, so its rows may have moved"
     except (OSError, InputError) as exc:
         return None, f"cannot read {source.name} again ({exc})"
     rows = lines["row"][lines["row"].isin(table.frame.index)]

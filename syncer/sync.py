@@ -183,12 +183,13 @@ def sync(mapping_path: str | Path, client: PortalClient, *, source: str | Path |
     next_base = _hold(next_base, edits.held, snapshot)
     result = SyncResult(prepared.table.path, snapshot_path, snapshot is None, merged.counts, merged.conflicts,
                         results, errors, 0, built, held=[error for error, _, _ in edits.held], portal=portal)
-    if _edits_sheet(merged) and tables.file_digest(prepared.table.path) != prepared.table.digest:
+    try:
+        _write_sheet(prepared, edits, merged.conflicts, prepared.table.digest if _edits_sheet(merged) else None)
+    except tables.SheetChanged:
         # Saved meanwhile (in Excel, say): its rows may have moved, so nothing goes into it, and the
         # snapshot stays as it was, so the next sync finds this run's pulls again.
         result.sheet_changed = True
     else:
-        _write_sheet(prepared, edits, merged.conflicts)
         first_sync_ms = started_ms if snapshot is None else snapshot.meta.get("first_sync_ms")
         state.save(state.Snapshot(next_base, _meta(prepared, links, started_ms, first_sync_ms)), snapshot_path)
         if legacy is not None:  # now saved under this portal's name
@@ -709,18 +710,22 @@ def _hold(next_base: pd.DataFrame, held: list, snapshot) -> pd.DataFrame:
     return next_base
 
 
-def _write_sheet(prepared: jobs.Prepared, edits: _SheetEdits, conflicts: pd.DataFrame) -> None:
-    """The edits into the sheet, and the conflicts beside it (a CSV) or on their own sheet."""
+def _write_sheet(prepared: jobs.Prepared, edits: _SheetEdits, conflicts: pd.DataFrame,
+                 expect_digest: str | None) -> None:
+    """The edits into the sheet, and the conflicts beside it (a CSV) or on their own sheet; with
+    `expect_digest`, tables.SheetChanged and nothing written when the sheet was saved since."""
     m, table = prepared.mapping, prepared.table
     if table.path.suffix.lower() in tables.CSV_SUFFIXES:
+        tables.check_unchanged(table.path, expect_digest)  # before the conflicts file beside it, too
         if edits.cells or edits.appended:
             tables.edit_workbook(table.path, header_row=m.header_row, cells=edits.cells, append_rows=edits.appended,
-                                 add_columns=edits.add_columns)
+                                 add_columns=edits.add_columns, expect_digest=expect_digest)
         _write_conflicts_file(table.path, conflicts)
     else:  # one save: the edits and the Conflicts sheet, written while conflicts remain, removed after
         tables.edit_workbook(table.path, sheet=m.sheet, header_row=m.header_row, cells=edits.cells,
                              append_rows=edits.appended, add_columns=edits.add_columns,
-                             replace_sheets={CONFLICTS_SHEET: _readable(conflicts) if len(conflicts) else None})
+                             replace_sheets={CONFLICTS_SHEET: _readable(conflicts) if len(conflicts) else None},
+                             expect_digest=expect_digest)
 
 
 def _readable(conflicts: pd.DataFrame) -> pd.DataFrame:

@@ -96,6 +96,19 @@ class Table:
         return [str(c) for c in self.frame.columns]
 
 
+class SheetChanged(InputError):
+    """A sheet saved by someone else since syncer read it: its rows may have moved, so nothing that
+    names rows (pulled cells, appended rows, statuses, failed rows) may go into or come out of it."""
+
+
+def check_unchanged(path: str | os.PathLike, digest: str | None) -> None:
+    """The one "edit only if unchanged" check: SheetChanged unless `path` still has `digest`
+    (file_digest, as the read took it); no digest, no check."""
+    if digest and file_digest(Path(path)) != digest:
+        raise SheetChanged(f"{Path(path).name} was changed since syncer read it (saved meanwhile?), so its rows "
+                           "may have moved")
+
+
 def file_digest(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -1376,7 +1389,8 @@ def edit_workbook(path: str | os.PathLike, *, sheet: str | int | None = None, he
                   cells: dict[tuple[int, str], Any] | None = None,
                   append_rows: list[dict[str, Any]] | None = None,
                   add_columns: list[str] | None = None,
-                  replace_sheets: dict[str, pd.DataFrame | None] | None = None) -> None:
+                  replace_sheets: dict[str, pd.DataFrame | None] | None = None,
+                  expect_digest: str | None = None) -> None:
     """Change cells, append rows and add columns of an existing sheet, and replace whole sheets, in place.
 
     `cells` maps (spreadsheet row number, column name) to a new value. An xlsx keeps its formatting,
@@ -1389,8 +1403,12 @@ def edit_workbook(path: str | os.PathLike, *, sheet: str | int | None = None, he
     `write` styles one, where the sheet of that name was or else after the others; None removes
     the sheet, if there is one. Replacing comes after the other edits, in the same save; a workbook
     where nothing would change is not rewritten.
+
+    `expect_digest` (file_digest as the sheet was read): SheetChanged, with nothing written, when the
+    file has been saved since (check_unchanged), checked before anything is loaded.
     """
     path = Path(path)
+    check_unchanged(path, expect_digest)
     cells, append_rows, add_columns = cells or {}, append_rows or [], add_columns or []
     replace_sheets = replace_sheets or {}
     edits = bool(cells or append_rows or add_columns)
