@@ -16,7 +16,7 @@ from syncer.modes import Mode
 from syncer.settings import BASE_URL_VAR, DEFAULT_BASE_URL, STATE_DIR_VAR, TOKEN_VAR, resolve_target, state_folder
 
 if TYPE_CHECKING:
-    from syncer.hubspot import HubSpotClient, PortalInfo
+    from syncer.hubspot import HubSpotClient
 
 # Modules a command needs (pandas, openpyxl, requests, pydantic behind them) are imported inside
 # it, so `syncer --help`, `--version` and TAB completion start at once.
@@ -269,37 +269,17 @@ def info(base_url: str | None, token: str | None) -> None:
     """Show the target portal, its rate-limit tier, the object types the token can see, the scopes
     each command needs and, when the portal says, those the token lacks."""
     from syncer.hubspot.errors import MissingScopesError
-    from syncer.report import render_scopes
+    from syncer.report import render_portal_info, render_scopes
 
     with open_client(base_url, token) as client:
         granted = client.token_scopes()
         try:
-            shown = render_portal_info(client.portal_info())
+            shown = render_portal_info(client.portal_info(), portals.of(client))
         except MissingScopesError:
             click.echo(render_scopes(granted))
             raise
         click.echo(shown)
         click.echo(render_scopes(granted))
-
-
-def render_portal_info(portal: PortalInfo) -> str:
-    named = f" (portal {portal.portal_id})" if portal.portal_id else ""
-    lines = [f"Portal:       {portal.base_url}{named}",
-             f"Rate limit:   {_rate_limit_tier(portal.rate_limit)}",
-             f"Object types: {len(portal.object_types)} custom (standard ones are addressed by name)"]
-    lines += [f"  {t.name:<20} {t.object_type_id:<12} {t.fully_qualified_name:<24} "
-              f"{t.labels.get('plural', '')}" for t in portal.object_types]
-    return "\n".join(lines)
-
-
-def _rate_limit_tier(limit) -> str:
-    if limit is None or not limit.max_per_interval:
-        return "not reported by the portal"
-    tier = f"{limit.max_per_interval} requests per {(limit.interval_ms or 10_000) / 1000:g} s"
-    if limit.daily:
-        left = f" ({limit.daily_remaining:,} left)" if limit.daily_remaining is not None else ""
-        tier += f"; daily {limit.daily:,}{left}"
-    return tier
 
 
 # --- mapping, validate, init ---------------------------------------------------------------------

@@ -563,6 +563,26 @@ def _outcome(line: dict) -> RowOutcome:
                       error_category=text("error_category"), error_message=text("error_message"))
 
 
+def render_portal_info(info, portal: portals.Portal) -> str:
+    """`syncer info`: the portal (hub.PortalInfo), its rate-limit tier and the object types it shows."""
+    lines = [f"Portal:       {portal} at {info.base_url}",
+             f"Rate limit:   {_rate_limit_tier(info.rate_limit)}",
+             f"Object types: {len(info.object_types)} custom (standard ones are addressed by name)"]
+    lines += [f"  {t.name:<20} {t.object_type_id:<12} {t.fully_qualified_name:<24} "
+              f"{t.labels.get('plural', '')}" for t in info.object_types]
+    return "\n".join(lines)
+
+
+def _rate_limit_tier(limit) -> str:
+    if limit is None or not limit.max_per_interval:
+        return "not reported by the portal"
+    tier = f"{limit.max_per_interval} requests per {(limit.interval_ms or 10_000) / 1000:g} s"
+    if limit.daily:
+        left = f" ({limit.daily_remaining:,} left)" if limit.daily_remaining is not None else ""
+        tier += f"; daily {limit.daily:,}{left}"
+    return tier
+
+
 def render_run(done) -> list[str]:
     """After a push or an apply (push.PushResult): the results, then each file written, with the
     command that comes next. What could not be done (`not_done`) is the caller's to show, on stderr."""

@@ -30,7 +30,7 @@ def run(*args: str, env: dict | None = None):
 def test_info_shows_portal_rate_limit_tier_and_object_types(sandbox):
     result = run("info", "--base-url", sandbox.base_url, "--token", sandbox.token)
     assert result.exit_code == 0, result.output
-    assert f"Portal:       {sandbox.base_url} (portal {sandbox.portal_id})" in result.output
+    assert f"Portal:       portal {sandbox.portal_id} at {sandbox.base_url}" in result.output
     assert "Rate limit:   190 requests per 10 s" in result.output
     assert "2-3465404" in result.output and f"p{sandbox.portal_id}_cars" in result.output
 
