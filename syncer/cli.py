@@ -841,7 +841,7 @@ def sync_command(mapping_file, source, prefer, allow_mass_archive, margin, yes, 
                       allow_numeric_keys=allow_numeric_keys,
                       margin_seconds=margin, full=full, approve=_sync_approval(yes, spinner_done),
                       on_progress=progress.advance, should_stop=progress.stop.is_set)
-    click.echo(_render_sync(result), err=as_json)
+    click.echo(report.render_sync(result), err=as_json)
     if as_json:
         click.echo(json.dumps(report.sync_document(result), ensure_ascii=False, indent=1))
     sys.exit(result.exit_code)
@@ -861,33 +861,6 @@ def _sync_approval(yes: bool, spinner_done: Callable[[], None] = lambda: None):
              "not synced: cancelled at the prompt; nothing was changed")
 
     return approve
-
-
-def _render_sync(result) -> str:
-    from syncer import report
-
-    c = result.counts
-    lines = [f"{'First sync' if result.first else 'Sync'} of {result.source.name}: pushed {c['push']}, "
-             f"archived {c['archive']}, pulled {c['pull']} cells, appended {c['append']} rows, "
-             f"marked {c['mark']} archived, conflicts {c['conflict']} ({result.calls} API calls)."]
-    if result.results is not None:
-        lines.append(report.render_results(result.results))
-        if result.results.meta.get("undo"):
-            lines.append(f"Undo plan written to {result.results.meta['undo']}; revert these writes with: "
-                         f"syncer apply {result.results.meta['undo']}")
-    lines += [f"  {e}" for e in result.errors[:20]]
-    if result.held:
-        lines.append(f"Not written into {result.source.name} ({len(result.held)} cells; HubSpot keeps these values):")
-        lines += [f"  {e}" for e in result.held[:20]]
-    if len(result.conflicts):
-        lines.append("Conflicts (changed on both sides; settle with --prefer sheet|hubspot or edit the sheet):")
-        lines += [f"  row {'-' if r.row is None or r.row != r.row else int(r.row)} {r.key} {r.property}: "
-                  f"sheet {r.sheet!r}, HubSpot {r.hubspot!r} (was {r.base!r})"
-                  for r in result.conflicts.head(50).itertuples()]
-    if result.sheet_changed:
-        lines.append(f"{result.source.name} was saved by someone else while syncing, so nothing was written "
-                     "into it and the snapshot was kept; HubSpot has this run's writes. Sync again to finish.")
-    return "\n".join(lines)
 
 
 @contextmanager

@@ -563,6 +563,32 @@ def _outcome(line: dict) -> RowOutcome:
                       error_category=text("error_category"), error_message=text("error_message"))
 
 
+def render_sync(result) -> str:
+    """What a sync did (sync.SyncResult): the counts, the writes' results, and what needs a person."""
+    c = result.counts
+    lines = [f"{'First sync' if result.first else 'Sync'} of {result.source.name}: pushed {c['push']}, "
+             f"archived {c['archive']}, pulled {c['pull']} cells, appended {c['append']} rows, "
+             f"marked {c['mark']} archived, conflicts {c['conflict']} ({result.calls} API calls)."]
+    if result.results is not None:
+        lines.append(render_results(result.results))
+        if result.results.meta.get("undo"):
+            lines.append(f"Undo plan written to {result.results.meta['undo']}; revert these writes with: "
+                         f"syncer apply {result.results.meta['undo']}")
+    lines += [f"  {e}" for e in result.errors[:20]]
+    if result.held:
+        lines.append(f"Not written into {result.source.name} ({len(result.held)} cells; HubSpot keeps these values):")
+        lines += [f"  {e}" for e in result.held[:20]]
+    if len(result.conflicts):
+        lines.append("Conflicts (changed on both sides; settle with --prefer sheet|hubspot or edit the sheet):")
+        lines += [f"  row {'-' if r.row is None or r.row != r.row else int(r.row)} {r.key} {r.property}: "
+                  f"sheet {r.sheet!r}, HubSpot {r.hubspot!r} (was {r.base!r})"
+                  for r in result.conflicts.head(50).itertuples()]
+    if result.sheet_changed:
+        lines.append(f"{result.source.name} was saved by someone else while syncing, so nothing was written "
+                     "into it and the snapshot was kept; HubSpot has this run's writes. Sync again to finish.")
+    return "\n".join(lines)
+
+
 def render_portal_info(info, portal: portals.Portal) -> str:
     """`syncer info`: the portal (hub.PortalInfo), its rate-limit tier and the object types it shows."""
     lines = [f"Portal:       {portal} at {info.base_url}",
