@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sample_data.make_samples import grow  # noqa: E402
-from syncer import jobs  # noqa: E402
+from syncer import jobs, runs  # noqa: E402
 from syncer.hubspot import HubSpotClient  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def push(mapping: Path, base_url: str, rate: int) -> tuple[float, int, dict]:
     with HubSpotClient(base_url, "sandbox", default_rate_limit=(rate, 10_000)) as client:
         start = time.perf_counter()
         built = jobs.build_plan(mapping, client)
-        results = jobs.apply_plan(built, client)
+        results = runs.apply_plan(built, client)
         return time.perf_counter() - start, client.calls, results.counts()
 
 

@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from sample_data.make_samples import grow  # noqa: E402
 from syncer.hubspot import HubSpotClient  # noqa: E402
-from syncer.jobs import apply_plan, build_plan  # noqa: E402
+from syncer.jobs import build_plan  # noqa: E402
+from syncer.runs import apply_plan  # noqa: E402
 from syncer import state  # noqa: E402
 from syncer.sandbox import Sandbox  # noqa: E402
 from syncer.sync import sync  # noqa: E402

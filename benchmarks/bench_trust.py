@@ -4,7 +4,7 @@
     python benchmarks/bench_trust.py --rows 20000 --repeat 3
 
 On the same synthetic plan (bench_plan.make_data: a quarter new rows, a third of the rest changed)
-it times plan.build (the baseline every run already pays), plan.estimate, jobs.build_undo from a
+it times plan.build (the baseline every run already pays), plan.estimate, runs.build_undo from a
 Results in which every write succeeded, and, up to --review-rows rows, report.write_review (with
 its approve column and the plan kept inside) beside the two-pass way it was written before
 (write the sheets, load the workbook again to highlight the values sent, save), and
@@ -93,7 +93,7 @@ def main() -> None:
     global REPEAT
     REPEAT = max(args.repeat, 1)
 
-    from syncer import jobs, plan, report
+    from syncer import plan, report, runs
     from syncer.hubspot.models import RateLimit
 
     local, remote = make_data(args.rows, args.properties)
@@ -103,7 +103,7 @@ def main() -> None:
     estimate, _ = timed("plan.estimate", lambda: plan.estimate(built, limit), base)
     print(f"  {estimate['total_calls']:,} calls, at least {estimate['seconds']:,} s at the limit")
     results = succeeded(built)
-    undo, _ = timed("jobs.build_undo", lambda: jobs.build_undo(built, results, client=None), base)
+    undo, _ = timed("runs.build_undo", lambda: runs.build_undo(built, results, client=None), base)
     print(f"  undo: {undo.counts()}")
     if args.rows <= args.review_rows:
         with tempfile.TemporaryDirectory() as folder:

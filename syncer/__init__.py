@@ -21,7 +21,7 @@ _EXPORTS = {
     "init_mapping": "syncer.values", "validate": "syncer.values",
     # plan, push, apply
     "Outcome": "syncer.execute", "Results": "syncer.execute", "RowOutcome": "syncer.execute",
-    "apply_plan": "syncer.jobs", "build_plan": "syncer.jobs", "load_plan": "syncer.jobs", "prepare": "syncer.jobs",
+    "apply_plan": "syncer.runs", "build_plan": "syncer.jobs", "load_plan": "syncer.jobs", "prepare": "syncer.jobs",
     "save_plan": "syncer.jobs", "write_back": "syncer.jobs",
     "ActionKind": "syncer.plan", "Mode": "syncer.plan", "Plan": "syncer.plan", "estimate": "syncer.plan",
     "read_results": "syncer.report", "read_review": "syncer.report", "render_estimate": "syncer.report",
@@ -29,9 +29,9 @@ _EXPORTS = {
     "write_results": "syncer.report", "write_review": "syncer.report", "write_errors": "syncer.report",
     # operator trust: cost, approval, retry, undo
     "RowsFailed": "syncer.execute",
-    "build_undo": "syncer.jobs", "check_portal": "syncer.jobs", "find_stale": "syncer.jobs",
-    "merge_results": "syncer.jobs", "over_budget": "syncer.jobs", "retry_plan": "syncer.jobs",
-    "undo_path": "syncer.jobs", "with_estimate": "syncer.jobs",
+    "build_undo": "syncer.runs", "check_portal": "syncer.jobs", "find_stale": "syncer.jobs",
+    "merge_results": "syncer.runs", "over_budget": "syncer.jobs", "retry_plan": "syncer.runs",
+    "undo_path": "syncer.runs", "with_estimate": "syncer.jobs",
     # push and apply as one call each, like export and sync
     "push": "syncer.push", "apply": "syncer.push", "PushResult": "syncer.push",
     # export and two-way sync
@@ -47,12 +47,12 @@ __getattr__, __dir__ = exports(__name__, _EXPORTS)
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, _EXPORTS
     from syncer.execute import Outcome, Results, RowOutcome, RowsFailed
     from syncer.export import ExportSummary, export
-    from syncer.jobs import (apply_plan, build_plan, build_undo, check_portal, find_stale, load_plan,
-                             merge_results, over_budget, prepare, retry_plan, save_plan, undo_path, with_estimate,
-                             write_back)
+    from syncer.jobs import (build_plan, check_portal, find_stale, load_plan, over_budget, prepare, save_plan,
+                             with_estimate, write_back)
     from syncer.mapping import Mapping, json_schema as mapping_schema, load as load_mapping
     from syncer.plan import ActionKind, Mode, Plan, estimate
     from syncer.push import PushResult, apply, push
+    from syncer.runs import apply_plan, build_undo, merge_results, retry_plan, undo_path
     from syncer.report import (read_results, read_review, render_estimate, render_plan, render_results,
                                render_schema_plan, results_document, write_errors, write_results, write_review)
     from syncer.schema import SchemaPlan, infer as infer_property

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncer import jobs, report
+from syncer import jobs, report, runs
 from syncer.errors import InputError
 from syncer.execute import Progress, Results
 from syncer.plan import Plan
@@ -52,19 +52,19 @@ def push(mapping_path: str | Path, client: PortalClient, *, source: str | Path |
     """Make HubSpot match the sheet: plan, `confirm(plan)` (it raises, Cancelled or InputError, to
     stop with nothing sent), apply, then write the report, the errors file and the write-back.
 
-    `retry_failed`: a results report whose failed rows alone are sent again (jobs.retry_plan); their
+    `retry_failed`: a results report whose failed rows alone are sent again (runs.retry_plan); their
     outcomes are merged into it, written to `report_path` or, without one, back to that report.
     """
     previous = report.read_results(Path(retry_failed)) if retry_failed else None
     built = jobs.build_plan(mapping_path, client, source=source, mode=mode, allow_mass_archive=allow_mass_archive,
                             archive_unowned=archive_unowned, allow_numeric_keys=allow_numeric_keys)
     if previous is not None:
-        built = jobs.retry_plan(built, previous)
+        built = runs.retry_plan(built, previous)
     if confirm is not None:
         confirm(built)
-    results = jobs.apply_plan(built, client, on_progress=on_progress, should_stop=should_stop)
+    results = runs.apply_plan(built, client, on_progress=on_progress, should_stop=should_stop)
     if previous is not None:
-        results = jobs.merge_results(previous, results)
+        results = runs.merge_results(previous, results)
         results.meta["not_retried"] = built.meta.get("not_retried") or []
         report_path = report_path or retry_failed
     return _written(PushResult(built, results), report_path, errors_path, write_back)
@@ -81,7 +81,7 @@ def apply(plan: Plan | str | Path, client: PortalClient, *, replan: bool = False
     jobs.check_portal(built, client)
     if confirm is not None:
         confirm(built)
-    results = jobs.apply_plan(built, client, check_stale=True, replan=replan, on_progress=on_progress,
+    results = runs.apply_plan(built, client, check_stale=True, replan=replan, on_progress=on_progress,
                               should_stop=should_stop)
     results.meta["not_restorable"] = built.meta.get("not_restorable") or []
     return _written(PushResult(built, results), report_path, errors_path, False)

@@ -7,7 +7,7 @@ One run: read the sheet and the snapshot; ask HubSpot for the records modified s
 sync began (less `margin_seconds` for its search index lag) and for the ids it has archived; read
 the keys the sheet has that the snapshot lacks, and the association links of every record read
 (skipping records read back exactly as the snapshot holds them); merge (merge.py); push through
-plan.build and jobs.apply_plan (upserts by the id property, so a re-run never duplicates; links
+plan.build and runs.apply_plan (upserts by the id property, so a re-run never duplicates; links
 through the executor's association machinery, as push does); write pulls, new rows, marks and
 conflicts into the sheet; and only then replace the snapshot. A run killed at any moment leaves the
 previous snapshot, and the next run finds every change again: values both sides now share merge
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from syncer import execute, jobs, mapping, merge, plan, portals, report, state, tables, talk, values
+from syncer import execute, jobs, mapping, merge, plan, portals, report, runs, state, tables, talk, values
 from syncer.errors import InputError
 from syncer.export import conditions, sheet_cells
 from syncer.hubspot.models import ObjectType
@@ -175,7 +175,7 @@ def sync(mapping_path: str | Path, client: PortalClient, *, source: str | Path |
             approve(built, reasons)
         if on_progress:
             on_progress(execute.Progress(0, sum(len(built.of_kind(kind)) for kind in plan.WRITES)))
-        results = jobs.apply_plan(built, client, on_progress=on_progress, should_stop=should_stop)
+        results = runs.apply_plan(built, client, on_progress=on_progress, should_stop=should_stop)
     next_base = _settle(_with_reads(merged.base, links, reads, pushed, snapshot), snapshot, results)
     # A conflict keeps the base, not HubSpot's values: no updatedAt may vouch for that record.
     next_base.loc[next_base.index.isin(merged.conflicts["key"]), "updated_at"] = None

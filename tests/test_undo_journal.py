@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import syncer
 from sample_data.make_samples import grow
-from syncer import jobs
+from syncer import runs
 from syncer.cli import cli
 from syncer.hubspot import HubSpotClient
 from syncer.sandbox import Sandbox
@@ -105,7 +105,7 @@ def test_undo_of_a_push_under_faults_restores_the_portal_exactly(tmp_path):
         # every create landed as the run's own record, reported so, even where the retry said new: false
         created = [o for o in results.outcomes if o.action == "create"]
         assert {o.outcome.value for o in created} == {"created"}, results.counts()
-        journal = jobs.journal_path(jobs.undo_path(built, results.meta["run_id"]))
+        journal = runs.journal_path(runs.undo_path(built, results.meta["run_id"]))
         assert not journal.exists() and results.meta["undo"]
         undo = json.loads(Path(results.meta["undo"]).read_text())
         assert undo["counts"]["archive"] == GROWN - BEFORE and undo["counts"]["update"] == RELINKED
@@ -140,7 +140,7 @@ def test_the_journal_a_killed_push_leaves_reverts_it_and_the_next_run_names_it(t
         gate.release()  # the held write still lands, after the kill: the journal must cover it
         [journal] = (tmp_path / ".syncer").glob("undo-*.journal")
         assert not list((tmp_path / ".syncer").glob("undo-*.json"))
-        header, entries = jobs.read_journal(journal)
+        header, entries = runs.read_journal(journal)
         assert header["run_id"] in journal.name
         killed = snapshot(portal, built.properties + ["vin"])
         assert len(killed) > BEFORE  # the killed run did write
