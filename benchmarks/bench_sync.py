@@ -10,6 +10,12 @@ settling sync, which reads the records the previous one wrote back once (only a 
 edited them while it was writing; records read back exactly as written cost nothing more), and its
 cost is shown too. `--links` keeps the mapping's association column (Owner email, cycling through
 the sandbox's 20 contacts) and re-links k/10 of the edited rows in the sheet.
+
+Syncs run as the CLI runs them, with its default `--margin` (sync.DEFAULT_MARGIN_SECONDS): one
+right after another, each search looks back over the writes made within the margin before the
+last sync began, and reads them again ("runs close together"). `--margin 0` gives the cost of runs
+far apart (the previous sync's writes older than the margin): the search window then starts where
+the last sync's began, as it does when the runs are further apart than the margin.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from syncer.jobs import build_plan  # noqa: E402
 from syncer.runs import apply_plan  # noqa: E402
 from syncer import state  # noqa: E402
 from syncer.sandbox import Sandbox  # noqa: E402
-from syncer.sync import sync  # noqa: E402
+from syncer.sync import DEFAULT_MARGIN_SECONDS, sync  # noqa: E402
 
 CARS = "2-3465404"
 
@@ -102,6 +108,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--changes", default="0,100,1000", help="comma-separated k values")
     parser.add_argument("--links", action="store_true", help="sync the Owner email association column too")
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN_SECONDS,
+                        help="sync's --margin (default: the CLI's); 0 = runs further apart than the margin")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     mapping, sheet = make_project(folder, args.rows, args.links)
@@ -113,26 +121,27 @@ def main() -> None:
         taken = state.path_for(mapping, str(portal.portal_id))
         shutil.copy(taken, folder / "first.sqlite")
         label, seconds, result = timed("settling sync (reads the first sync's writes back)",
-                                       lambda: sync(mapping, client, margin_seconds=0))
+                                       lambda: sync(mapping, client, margin_seconds=args.margin))
         lines.append((label, result.calls, seconds))
         forget_updated_at(folder / "first.sqlite", taken)
         label, seconds, result = timed("  baseline: the same, without the updatedAt proof",
-                                       lambda: sync(mapping, client, margin_seconds=0))
+                                       lambda: sync(mapping, client, margin_seconds=args.margin))
         lines.append((label, result.calls, seconds))
         for round_, k in enumerate(int(c) for c in args.changes.split(",")):
             edit_sheet(sheet, k // 2, round_, args.links)
             edit_hubspot(client, args.rows, k - k // 2, round_)
             label, seconds, result = timed(f"re-sync, {k} changes ({k // 2} sheet, {k - k // 2} HubSpot)",
-                                           lambda: sync(mapping, client, margin_seconds=0))
+                                           lambda: sync(mapping, client, margin_seconds=args.margin))
             assert result.exit_code == 0 and result.counts["push"] == k // 2, result.counts
             lines.append((label, result.calls, seconds))
-            label, seconds, result = timed("  its settling sync", lambda: sync(mapping, client, margin_seconds=0))
+            label, seconds, result = timed("  its settling sync", lambda: sync(mapping, client, margin_seconds=args.margin))
             lines.append((label, result.calls, seconds))
             before = client.calls
             label, seconds, results = timed("  baseline: full push of the same sheet",
                                             lambda: apply_plan(build_plan(mapping, client), client))
             lines.append((label, client.calls - before, seconds))
-    print(f"{args.rows:,} rows{' with the Owner email association' if args.links else ''}; sandbox rate limit off\n")
+    print(f"{args.rows:,} rows{' with the Owner email association' if args.links else ''}; margin {args.margin:g} s; "
+          "sandbox rate limit off\n")
     print(f"| {'run':<58} | API calls | wall time |")
     print(f"| {'-' * 58} | ---: | ---: |")
     for label, calls, seconds in lines:

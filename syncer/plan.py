@@ -130,24 +130,34 @@ def build(
     properties = [p for p in local.columns if p != id_property]
     keys = local[id_property].astype(object)
     keys = keys.where(keys.notna(), None)
-    errors = _key_errors(keys, id_property)
-    errors = errors.where(errors.notna(), _same_record_errors(keys, remote, id_property))
+    where = _record_positions(keys, remote)
+    errors = _key_errors(keys, id_property, where)
+    errors = errors.where(errors.notna(), _same_record_errors(keys, remote, id_property, where))
     for row, message in (row_errors or {}).items():
         if row in errors.index:
             errors[row] = message if pd.isna(errors[row]) else f"{errors[row]}; {message}"
-    valid = errors.isna()
-    rows = _plan_rows(local[valid], remote, properties, id_property, mode, blank_cells)
-    error_rows = _error_rows(local[~valid], errors[~valid], id_property, properties)
-    parts = [rows, error_rows]
+    valid = errors.isna().to_numpy()
+    if valid.all():  # the usual case: no copy of the sheet's rows
+        planned = _plan_rows(local, remote, where, properties, id_property, mode, blank_cells)
+    else:
+        planned = _plan_rows(local[valid], remote, where[valid], properties, id_property, mode, blank_cells)
+    parts = [planned, _error_rows(local[~valid], errors[~valid], id_property, properties)]
     if mode is Mode.MIRROR:
         archives = _archive_rows(remote, set(keys.dropna()), properties, owned)
         archived = int((archives[0]["action"] == ActionKind.ARCHIVE.value).sum())
         _check_archive_share(archived, len(remote), valid.sum(), max_archive_fraction, allow_mass_archive)
         parts.append(archives)
-    actions, after, before = (pd.concat([p[i] for p in parts], ignore_index=True) for i in range(3))
+    # The action columns' dtypes are what concatenating the parts gives, so always concatenate them;
+    # the wide tables only when a second part has rows (copying 10 million cells costs).
+    actions = pd.concat([p[0] for p in parts], ignore_index=True)
+    filled = [p for p in parts if len(p[0])] or parts[:1]
+    after, before = (filled[0][i] if len(filled) == 1 else pd.concat([p[i] for p in filled], ignore_index=True)
+                     for i in (1, 2))
     # Sheet order; archives (no row) last. Rows are unique, so one numeric key sorts them.
-    order = np.argsort(actions["row"].fillna(np.inf).to_numpy(dtype=float), kind="stable")
-    actions, after, before = (t.take(order).reset_index(drop=True) for t in (actions, after, before))
+    rows = actions["row"]
+    if not (rows.notna().all() and rows.is_monotonic_increasing):
+        order = np.argsort(rows.fillna(np.inf).to_numpy(dtype=float), kind="stable")
+        actions, after, before = (t.take(order).reset_index(drop=True) for t in (actions, after, before))
     actions["row"] = actions["row"].astype("Int64")
     return Plan(object_type, id_property, mode, properties, actions, after, before, dict(meta or {}))
 
@@ -157,11 +167,38 @@ def _value(cell):
     return None if pd.isna(cell) else cell
 
 
-def _key_errors(keys: pd.Series, id_property: str) -> pd.Series:
+def _record_positions(keys: pd.Series, remote: pd.DataFrame) -> np.ndarray:
+    """Per row, the position in `remote` of the record its key names, -1 where none does: the join,
+    made once and shared by the checks and the diff (each `reindex` would hash every key again)."""
+    if not remote.index.is_unique:
+        remote.reindex(keys.to_numpy())  # refuses as the planner always has: a key names one record
+    return remote.index.get_indexer(keys.to_numpy())
+
+
+def _taken(column: pd.Series, where: np.ndarray) -> np.ndarray:
+    """The column's values at `where`, its dtype's missing value at -1: what `reindex` gives."""
+    return column.array.take(where, allow_fill=True).to_numpy()
+
+
+def _duplicated(keys: pd.Series, where: np.ndarray) -> np.ndarray:
+    """keys.notna() & keys.duplicated(keep=False), hashing only the keys no record has: keys that
+    name a record are equal exactly when their record positions are."""
+    found = where >= 0
+    duplicated = np.zeros(len(keys), dtype=bool)
+    duplicated[found] = np.bincount(where[found], minlength=1)[where[found]] > 1
+    new = ~found & keys.notna().to_numpy()
+    if new.any():
+        fresh = keys[new]
+        if len(set(fresh.tolist())) < len(fresh):
+            duplicated[new] = fresh.duplicated(keep=False).to_numpy()
+    return duplicated
+
+
+def _key_errors(keys: pd.Series, id_property: str, where: np.ndarray) -> pd.Series:
     """Per row, why its key cannot be used (blank, or shared with other rows), else NA."""
     errors = pd.Series(None, index=keys.index, dtype=object)
     errors[keys.isna()] = f"no value for the id property {id_property}"
-    duplicated = keys.notna() & keys.duplicated(keep=False)
+    duplicated = pd.Series(_duplicated(keys, where), index=keys.index)
     if duplicated.any():
         rows_by_key = keys[duplicated].groupby(keys[duplicated]).groups
         for key, rows in rows_by_key.items():
@@ -170,12 +207,17 @@ def _key_errors(keys: pd.Series, id_property: str) -> pd.Series:
     return errors
 
 
-def _same_record_errors(keys: pd.Series, remote: pd.DataFrame, id_property: str) -> pd.Series:
+def _same_record_errors(keys: pd.Series, remote: pd.DataFrame, id_property: str, where: np.ndarray) -> pd.Series:
     """Per row, NA unless its key and another row's name one HubSpot record: keys that differ only
     in case, on a portal that compares unique values without regard to case. Either row would
     overwrite the other's values, so both wait until the sheet keeps one."""
     errors = pd.Series(None, index=keys.index, dtype=object)
     if not len(remote) or "id" not in remote:
+        return errors
+    # Rows share a record id only through one record (a repeated key, refused above) unless two of
+    # the records they name carry the same id: when none do, no row is affected.
+    named = remote["id"].to_numpy(dtype=object)[np.flatnonzero(np.bincount(where[where >= 0], minlength=1))]
+    if _all_distinct(named[~pd.isna(named)].tolist()):
         return errors
     ids = remote["id"].reindex(keys.to_numpy()).set_axis(keys.index)
     shared = ids.notna() & ids.duplicated(keep=False) & ~keys.duplicated(keep=False)
@@ -186,55 +228,74 @@ def _same_record_errors(keys: pd.Series, remote: pd.DataFrame, id_property: str)
     return errors
 
 
-def _plan_rows(local, remote, properties, id_property, mode, blank_cells):
+def _all_distinct(values: list) -> bool:
+    """Whether no two values are equal. HubSpot's record ids are whole numbers: as int64 they are
+    checked several times faster than as text, and distinct numbers mean distinct texts."""
+    try:
+        numbers = np.array(values, dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
+        numbers = None
+    if numbers is not None and pd.Index(numbers).is_unique:
+        return True
+    return len(set(values)) == len(values)
+
+
+def _plan_rows(local, remote, where, properties, id_property, mode, blank_cells):
     keys = local[id_property].astype(object)
-    matched = remote.reindex(keys.to_numpy())
-    matched.index = local.index
-    exists = matched["id"].notna()
-    after, before, changed = _diff(local, matched, properties, exists, blank_cells)
-    kind = np.select(
-        [~exists, changed],
-        [ActionKind.CREATE.value, ActionKind.UPDATE.value],
-        ActionKind.UNCHANGED.value,
-    )
+    exists = where >= 0
+    after, before, changed = _diff(local, remote, where, properties, exists, blank_cells)
+    kind = np.full(len(local), ActionKind.UNCHANGED.value, dtype=object)
+    kind[changed] = ActionKind.UPDATE.value
+    kind[~exists] = ActionKind.CREATE.value
     kind, message = _apply_mode(pd.Series(kind, index=local.index, dtype=object), mode, id_property, keys)
-    silent = ~kind.isin([ActionKind.CREATE.value, ActionKind.UPDATE.value])
-    after.loc[silent] = None
-    before.loc[silent] = None
+    # Unchanged rows send nothing already; rows the mode turned into skips send nothing either.
+    skipped = np.flatnonzero(kind.to_numpy() == ActionKind.SKIP.value)
+    after[:, skipped] = None
+    before[:, skipped] = None
     actions = pd.DataFrame({
         "row": local.index.to_numpy(),
         "key": keys.to_numpy(),
         "action": kind.to_numpy(),
-        "record_id": matched["id"].to_numpy(),
-        "updated_at": matched["updated_at"].to_numpy(),
+        "record_id": _taken(remote["id"], where),
+        "updated_at": _taken(remote["updated_at"], where),
         "message": message.to_numpy(),
     }, columns=ACTION_COLUMNS)
-    return actions, after.reset_index(drop=True), before.reset_index(drop=True)
+    # One object block per table, built in place (property-major, as pandas stores it).
+    frame = lambda values: pd.DataFrame(values.T, columns=pd.Index(properties), dtype=object, copy=False)
+    return actions, frame(after), frame(before)
 
 
-def _diff(local, matched, properties, exists, blank_cells):
-    """Values to send and the values they replace, per row and property (None where nothing is sent),
-    and whether each row sends anything."""
-    after, before = {}, {}
+def _diff(local, remote, where, properties, exists, blank_cells):
+    """Values to send and the values they replace, per property and row (None where nothing is
+    sent), and whether each row sends anything.
+
+    Only cells that differ at all (`!=`, which also holds between text and a missing value) are
+    looked at further, so the work beyond one comparison per cell follows the changes, not the sheet.
+    """
+    after = np.empty((len(properties), len(local)), dtype=object)  # None throughout
+    before = np.empty((len(properties), len(local)), dtype=object)
     changed = np.zeros(len(local), dtype=bool)
-    none = np.full(len(local), None, dtype=object)
-    exists = exists.to_numpy()
-    for prop in properties:
+    for number, prop in enumerate(properties):
         mine = local[prop].to_numpy(dtype=object)
-        theirs = matched[prop].to_numpy(dtype=object) if prop in matched else none
+        if prop in remote:
+            theirs = _taken(remote[prop], where).astype(object, copy=False)
+        else:
+            theirs = np.full(len(local), None, dtype=object)
+        cells = np.flatnonzero(mine != theirs)
+        mine, theirs = mine[cells], theirs[cells]
         has_mine = ~pd.isna(mine)
         has_theirs = ~pd.isna(theirs)
         differs = has_mine & ((~has_theirs) | (mine != theirs))
-        send = np.where(differs, mine, None)
+        send = mine[differs]
         if blank_cells == "clear":
-            clear = ~has_mine & has_theirs & exists
-            send = np.where(clear, "", send)
+            clear = ~has_mine & has_theirs & exists[cells]
+            send = np.where(clear, "", np.where(differs, mine, None))[differs | clear]
             differs |= clear
-        changed |= differs
-        after[prop] = send
-        before[prop] = np.where(differs & has_theirs, theirs, None)
-    frame = lambda columns: pd.DataFrame(columns, index=local.index, columns=properties, dtype=object)
-    return frame(after), frame(before), pd.Series(changed, index=local.index)
+        after[number, cells[differs]] = send
+        changed[cells[differs]] = True
+        replaced = differs & has_theirs
+        before[number, cells[replaced]] = theirs[replaced]
+    return after, before, changed
 
 
 def _apply_mode(kind: pd.Series, mode: Mode, id_property: str, keys: pd.Series):
@@ -395,26 +456,25 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 def to_json(plan: Plan) -> dict:
     """The plan as a versioned JSON document (`syncer plan -o plan.json`), with its `digest`."""
-    actions = []
+    # Column by column, then the cells each action sends: a loop over rows and properties would
+    # touch every cell of the plan's wide tables, most of them empty.
+    lines = zip(_rows(plan.actions["row"]), _cells(plan.actions["key"]), plan.actions["action"].tolist(),
+                _cells(plan.actions["record_id"]), _cells(plan.actions["updated_at"]))
+    actions = [{"row": row, "key": key, "action": action, "record_id": record_id, "updated_at": updated_at}
+               for row, key, action, record_id, updated_at in lines]
+    for position, message in enumerate(_cells(plan.actions["message"])):
+        if message is not None:
+            actions[position]["message"] = message
     after = plan.after.to_numpy(dtype=object)
-    before = plan.before.to_numpy(dtype=object)
-    before = np.where(pd.isna(before), None, before)
-    sent = ~pd.isna(after)
-    for position, line in enumerate(plan.actions.itertuples(index=False)):
-        entry = {
-            "row": None if pd.isna(line.row) else int(line.row),
-            "key": _value(line.key),
-            "action": line.action,
-            "record_id": _value(line.record_id),
-            "updated_at": _value(line.updated_at),
-        }
-        if not pd.isna(line.message):
-            entry["message"] = line.message
-        changes = {prop: {"before": b, "after": a}
-                   for prop, a, b, s in zip(plan.properties, after[position], before[position], sent[position]) if s}
-        if changes:
-            entry["changes"] = changes
-        actions.append(entry)
+    rows, columns = np.nonzero(~pd.isna(after))  # the cells sent, row by row in property order
+    sent = after[rows, columns].tolist()
+    replaced = plan.before.to_numpy(dtype=object)[rows, columns]
+    replaced = np.where(pd.isna(replaced), None, replaced).tolist()
+    for row, column, value, old in zip(rows.tolist(), columns.tolist(), sent, replaced):
+        changes = actions[row].get("changes")
+        if changes is None:
+            changes = actions[row]["changes"] = {}
+        changes[plan.properties[column]] = {"before": old, "after": value}
     document = {
         "syncer_plan": PLAN_FILE_VERSION,
         **{k: v for k, v in plan.meta.items() if k not in NOT_DIGESTED},
@@ -427,6 +487,19 @@ def to_json(plan: Plan) -> dict:
     }
     document["digest"] = digest(document)
     return document
+
+
+def _cells(column: pd.Series) -> list:
+    """The column's values as Python objects (as iterating it gives them), None for missing ones."""
+    values = column.tolist()
+    for position in np.flatnonzero(column.isna().to_numpy()).tolist():
+        values[position] = None
+    return values
+
+
+def _rows(column: pd.Series) -> list:
+    """Sheet row numbers as int, None for an archive's."""
+    return [None if row is None else int(row) for row in _cells(column)]
 
 
 def digest(document: dict) -> dict:
@@ -559,4 +632,22 @@ def _more(count: int, what: str = "action") -> str:
 
 
 def dumps(plan: Plan) -> str:
-    return json.dumps(to_json(plan), ensure_ascii=False, indent=1)
+    """The plan file's text: one field per line and one action per line, so it reads in an editor,
+    diffs line by line and `jq` reads it. Each action is written by json's C encoder; `indent`
+    would send the whole document through the pure-Python one, several times slower."""
+    return document_text(to_json(plan))
+
+
+def document_text(document: dict) -> str:
+    """A plan document as dumps writes it."""
+    fields = []
+    for name, value in document.items():
+        if name == "actions" and value:
+            # Every action starts with its "row" key, and `,{"` never occurs inside a JSON string
+            # (the quote would be escaped), so this finds exactly the joints between actions.
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            text = "[\n  " + text[1:-1].replace('},{"row":', '},\n  {"row":') + "\n ]"
+        else:
+            text = json.dumps(value, ensure_ascii=False, indent=1).replace("\n", "\n ")
+        fields.append(f" {json.dumps(name, ensure_ascii=False)}: {text}")
+    return "{\n" + ",\n".join(fields) + "\n}"

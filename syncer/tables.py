@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import errno
 import hashlib
@@ -29,6 +30,7 @@ import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
@@ -134,7 +136,7 @@ def read(path: str | os.PathLike, *, sheet: str | int | None = None, header_row:
         table = _read_xlsx(path, sheet, header_row)
     else:
         raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv, .xlsx or .xlsm")
-    table.digest = file_digest(path)
+    table.digest = table.digest or file_digest(path)
     return table
 
 
@@ -148,46 +150,53 @@ class _Dialect(NamedTuple):
 
 
 def _read_csv(path: Path, header_row: int) -> Table:
-    raw, dialect = _raw_csv(path, header_row)
+    raw, dialect, digest = _raw_csv(path, header_row)
     frame = _with_header(path, raw, header_row)
-    return Table(frame=frame, path=path, encoding=dialect.encoding, delimiter=dialect.delimiter,
+    return Table(frame=frame, path=path, digest=digest, encoding=dialect.encoding, delimiter=dialect.delimiter,
                  newline=dialect.newline)
 
 
-def _raw_csv(path: Path, header_row: int) -> tuple[pd.DataFrame, _Dialect]:
-    """Every record from the header row on, as text (formula escapes removed), and the file's dialect."""
+def _raw_csv(path: Path, header_row: int) -> tuple[pd.DataFrame, _Dialect, str]:
+    """Every record from the header row on, as text (formula escapes removed), the file's dialect,
+    and its digest (file_digest)."""
     with open(path, "rb") as f:
         sample = f.read(SNIFF_BYTES)
     encoding = detect_encoding(path, sample)
     text = sample.decode(encoding, errors="ignore")
     dialect = _Dialect(encoding, sniff_delimiter(text), _line_ending(text))
-    try:
-        frame = pd.read_csv(
-            path, sep=dialect.delimiter, header=None, dtype=str, na_filter=False, encoding=encoding,
-            skiprows=header_row - 1, skip_blank_lines=False, engine="c", quotechar='"',
-        )
-    except UnicodeDecodeError:
-        raise InputError(_mixed_encoding_message(path, encoding)) from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path.name}: no header on row {header_row}") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path.name}: {_parser_message(exc, header_row)}") from None
-    if _may_hold_apostrophes(path, encoding):
+    # The digest and the apostrophe scan read the file while pandas parses it (hashing and file
+    # reads release the GIL), so they cost little beside the parse.
+    with ThreadPoolExecutor(1) as pool:
+        scan = pool.submit(_digest_and_apostrophes, path, encoding)
+        try:
+            frame = pd.read_csv(
+                path, sep=dialect.delimiter, header=None, dtype=str, na_filter=False, encoding=encoding,
+                skiprows=header_row - 1, skip_blank_lines=False, engine="c", quotechar='"',
+            )
+        except UnicodeDecodeError:
+            raise InputError(_mixed_encoding_message(path, encoding)) from None
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path.name}: no header on row {header_row}") from None
+        except pd.errors.ParserError as exc:
+            raise InputError(f"{path.name}: {_parser_message(exc, header_row)}") from None
+        digest, apostrophes = scan.result()
+    if apostrophes:
         for i in range(frame.shape[1]):
             frame.isetitem(i, unescape_formulas(frame.iloc[:, i]))
-    return frame, dialect
+    return frame, dialect, digest
 
 
-def _may_hold_apostrophes(path: Path, encoding: str) -> bool:
-    """False when the file holds no apostrophe, so no cell has a formula escape to remove: one scan
-    of its bytes, in C, stopping at the first. (In UTF-16 and UTF-32 the byte is not the character.)"""
-    if encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
-        return True
+def _digest_and_apostrophes(path: Path, encoding: str) -> tuple[str, bool]:
+    """The file's digest (as file_digest takes it), and False when the file holds no apostrophe, so
+    no cell has a formula escape to remove: one pass over its bytes, in C. (In UTF-16 and UTF-32 the
+    byte is not the character, so True.)"""
+    found = encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32"))
+    sha = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 24):
-            if b"'" in chunk:
-                return True
-    return False
+            sha.update(chunk)
+            found = found or b"'" in chunk
+    return sha.hexdigest(), found
 
 
 def _line_ending(text: str) -> str:
@@ -283,21 +292,31 @@ def _parser_message(exc: Exception, header_row: int) -> str:
 
 def _read_xlsx(path: Path, sheet: str | int | None, header_row: int) -> Table:
     _check_workbook_container(path)
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-        calamine_sheet = _pick_sheet(path, workbook, sheet)
-        rows = calamine_sheet.to_python(skip_empty_area=False)
-    except python_calamine.PasswordError:
-        raise InputError(f"{path.name}: the workbook is password-protected; save an unprotected copy") from None
-    except (python_calamine.CalamineError, ValueError, OSError) as exc:
-        raise InputError(f"{path.name}: cannot read the workbook ({_short(exc)})") from None
-    if len(rows) < header_row:
-        raise InputError(f'{path.name}, sheet "{calamine_sheet.name}": no header on row {header_row}')
-    frame = pd.DataFrame(rows[header_row - 1:], dtype=object)
-    header = [_header_name(v, i) for i, v in enumerate(rows[header_row - 1])]
-    frame = _with_header(path, frame, header_row)
-    errors = [e for e in _error_cells(path, calamine_sheet.name, header) if e.row in frame.index]
-    return Table(frame=frame, path=path, errors=errors, sheet=calamine_sheet.name)
+    # The error-cell scan (see _error_cells) reads the sheet's XML in a thread while calamine, which
+    # lets go of the GIL, parses it: on two cores it costs little beside the parse. Columns are
+    # named once the header is known.
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+            name = _sheet_name(path, workbook, sheet)
+            scan = pool.submit(_error_cells, path, name, [])
+            calamine_sheet = workbook.get_sheet_by_name(name)
+            rows = calamine_sheet.to_python(skip_empty_area=False)
+            del calamine_sheet, workbook  # calamine's own copy of the cells, before pandas makes its
+        except python_calamine.PasswordError:
+            raise InputError(f"{path.name}: the workbook is password-protected; save an unprotected copy") from None
+        except (python_calamine.CalamineError, ValueError, OSError) as exc:
+            raise InputError(f"{path.name}: cannot read the workbook ({_short(exc)})") from None
+        if len(rows) < header_row:
+            raise InputError(f'{path.name}, sheet "{name}": no header on row {header_row}')
+        header = [_header_name(v, i) for i, v in enumerate(rows[header_row - 1])]
+        frame = pd.DataFrame(rows[header_row - 1:] if header_row > 1 else rows, dtype=object)
+        del rows
+        frame = _with_header(path, frame, header_row)
+        found = scan.result()
+    errors = [dataclasses.replace(e, column=_column_name(e.column, header)) for e in found if e.row in frame.index]
+    errors.sort(key=lambda e: (e.row, _column_index_of(e, header)))
+    return Table(frame=frame, path=path, errors=errors, sheet=name)
 
 
 def read_workbook_rows(path: str | os.PathLike) -> dict[str, list[list]]:
@@ -338,16 +357,21 @@ def _check_workbook_container(path: Path) -> None:
 
 
 def _pick_sheet(path: Path, workbook, sheet: str | int | None):
+    return workbook.get_sheet_by_name(_sheet_name(path, workbook, sheet))
+
+
+def _sheet_name(path: Path, workbook, sheet: str | int | None) -> str:
+    """The name of the sheet `sheet` (a name, a 0-based position, None for the first) names."""
     names = workbook.sheet_names
     if sheet is None:
         sheet = 0
     if isinstance(sheet, int):
         if not 0 <= sheet < len(names):
             raise InputError(f"{path.name}: no sheet at position {sheet}; the workbook has {len(names)}: {_quoted(names)}")
-        return workbook.get_sheet_by_index(sheet)
+        return names[sheet]
     if sheet not in names:
         raise InputError(f'{path.name}: no sheet "{sheet}"{closest_hint(sheet, names)}; sheets are {_quoted(names)}')
-    return workbook.get_sheet_by_name(sheet)
+    return sheet
 
 
 def _quoted(names) -> str:
@@ -374,7 +398,8 @@ _CELL_TAG = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*)>')
 
 def _error_cells(path: Path, sheet_name: str, header: list[str]) -> list[CellError]:
     """Cells calamine reads as blanks that hold something: Excel errors (#N/A, #REF!, ...) and
-    formulas without a saved value. Found by scanning the sheet XML.
+    formulas without a saved value. Found by scanning the sheet XML. With an empty `header`, each
+    error's column is its letters.
 
     Streams the part in chunks, so the scan costs one decompression and little memory; a chunk
     without an error cell or a formula costs one search for each.
@@ -514,11 +539,14 @@ def _with_header(path: Path, raw: pd.DataFrame, header_row: int) -> pd.DataFrame
     if _blank_rows(raw.iloc[:1]).all():
         raise InputError(f"{path.name}: row {header_row} is blank; it should hold the column names")
     _refuse_duplicates(path, header)
-    frame = raw.iloc[1:].copy()
+    frame = raw.iloc[1:]  # no copy: pandas copies on write, so raw never changes through it
     frame.columns = header
     frame.index = pd.RangeIndex(header_row + 1, header_row + 1 + len(frame))
-    frame = frame.loc[:, [h for h in header if not (h.startswith("Column ") and _blank_column(frame[h]))]]
-    return frame[~_blank_rows(frame)]
+    kept = [h for h in header if not (h.startswith("Column ") and _blank_column(frame[h]))]
+    if len(kept) < len(header):
+        frame = frame.loc[:, kept]
+    blank = _blank_rows(frame)
+    return frame[~blank] if blank.any() else frame
 
 
 def _header_name(value: Any, position: int) -> str:
@@ -554,8 +582,13 @@ def _blank_rows(frame: pd.DataFrame) -> pd.Series:
 
 def _blank_cells(column: pd.Series) -> pd.Series:
     """True where a cell is empty: None, NaN, or text that is only whitespace."""
-    text = column.astype("string")
-    return (text.isna() | text.str.strip().eq("")).fillna(True).astype(bool)
+    values = column.tolist()
+    try:  # a column of text alone (every CSV column): str's own methods, in C, no copies
+        spaces = np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
+    except TypeError:  # numbers, dates or missing cells among them
+        text = column.astype("string")
+        return (text.isna() | text.str.strip().eq("")).fillna(True).astype(bool)
+    return pd.Series(spaces | (column.to_numpy(dtype=object) == ""), index=column.index)
 
 
 # --- CSV formula escapes -----------------------------------------------------------------------
@@ -1564,7 +1597,7 @@ def _set_cell(cell, value: Any) -> None:
 def _edit_csv(path: Path, header_row: int, cells, append_rows, add_columns) -> None:
     """Edit a CSV as a grid of its records from the header row on, so that every cell, blank row
     and unnamed column stays where it was; the rows above the header are kept as the file has them."""
-    grid, dialect = _raw_csv(path, header_row)
+    grid, dialect, _ = _raw_csv(path, header_row)
     grid = grid.astype(object).set_axis(range(grid.shape[1]), axis=1)
     if grid.empty:
         raise InputError(f"{path.name}: no header on row {header_row}")
