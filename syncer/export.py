@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from syncer import jobs, mapping, portals, tables, values
+from syncer import jobs, mapping, portals, tables, talk, values
 from syncer.errors import InputError
 
 if TYPE_CHECKING:
@@ -221,9 +221,7 @@ def _named_property(label: str, name: str, m: mapping.Mapping, properties: list[
     spec = m.columns.get(name) or next((s for s in m.columns.values() if s.property == name), None)
     prop = by_name.get(spec.property if spec else name)
     if prop is None:
-        hint = mapping.closest(name, [*m.columns, *by_name])
-        raise InputError(f'{label}: no column or property "{name}"'
-                         + (f'; did you mean "{hint}"?' if hint else ""))
+        raise InputError(f'{label}: no column or property "{name}"' + talk.did_you_mean(name, [*m.columns, *by_name]))
     return prop, spec
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from syncer.errors import InputError
+from syncer.talk import closest, did_you_mean
 from syncer.portals import HUB_ID, SANDBOX
 
 
@@ -286,7 +287,7 @@ def _one_problem(path: Path, tree, loc: list, error: dict) -> str:
     line = f", line {node.start_mark.line + 1}" if node is not None else ""
     kind, message = error["type"], error["msg"].removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        message = f'unknown key "{loc[-1]}"' + _suggest(str(loc[-1]), _valid_keys(loc[:-1]))
+        message = f'unknown key "{loc[-1]}"' + did_you_mean(str(loc[-1]), _valid_keys(loc[:-1]))
     elif kind == "missing":
         message = "required key is missing"
     return f"{path.name}{line}: {key}: {message}"
@@ -322,20 +323,6 @@ def _node_at(tree, loc: list):
         else:
             return node
     return node
-
-
-def _suggest(word: str, candidates) -> str:
-    found = closest(word, candidates)
-    return f'; did you mean "{found}"?' if found else ""
-
-
-def closest(word: str, candidates, *, cutoff: float = 0.6) -> str | None:
-    """The candidate nearest to `word`, compared without regard to case, or None."""
-    lowered: dict[str, str] = {}
-    for c in candidates:
-        lowered.setdefault(str(c).lower(), str(c))
-    found = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=cutoff)
-    return lowered[found[0]] if found else None
 
 
 # --- checking against the portal and the sheet --------------------------------------------------
@@ -411,12 +398,12 @@ def _column_problems(m: Mapping, column: str, spec: ColumnSpec, by_name, propert
     if _read_only(prop):
         writable = [p["name"] for p in properties if not _read_only(p)]
         problems.append(_problem(m, key, f'property "{spec.property}" is read-only in HubSpot'
-                                 + _suggest(spec.property, writable).replace("; did", "; writable and close: did")))
+                                 + did_you_mean(spec.property, writable).replace("; did", "; writable and close: did")))
     option_values = [o["value"] for o in prop.get("options") or []]
     for text, value in spec.values.items():
         if value not in option_values:
             problems.append(_problem(m, f"{key}.values.{text}", f'"{value}" is not an option of "{spec.property}"'
-                                     + _suggest(value, option_values) + f"; options: {', '.join(option_values) or '(none)'}"))
+                                     + did_you_mean(value, option_values) + f"; options: {', '.join(option_values) or '(none)'}"))
     if spec.values and prop.get("type") != "enumeration":
         problems.append(_problem(m, f"{key}.values", f'"{spec.property}" is a {prop.get("type")} property, not an enumeration'))
     return problems
@@ -430,7 +417,7 @@ def _header_problems(m: Mapping, header: list[str]) -> list[MappingProblem]:
     wanted = [(f"columns.{c}", c) for c in m.columns] + [(f"associations[{i}].column", a.column) for i, a in enumerate(m.associations)]
     for key, column in wanted:
         if column not in header:
-            problems.append(_problem(m, key, f'the sheet has no column "{column}"' + _suggest(column, header)))
+            problems.append(_problem(m, key, f'the sheet has no column "{column}"' + did_you_mean(column, header)))
     return problems
 
 

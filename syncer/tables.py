@@ -48,6 +48,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from syncer.errors import InputError
+from syncer.talk import did_you_mean
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
@@ -370,21 +371,12 @@ def _sheet_name(path: Path, workbook, sheet: str | int | None) -> str:
             raise InputError(f"{path.name}: no sheet at position {sheet}; the workbook has {len(names)}: {_quoted(names)}")
         return names[sheet]
     if sheet not in names:
-        raise InputError(f'{path.name}: no sheet "{sheet}"{closest_hint(sheet, names)}; sheets are {_quoted(names)}')
+        raise InputError(f'{path.name}: no sheet "{sheet}"{did_you_mean(sheet, names)}; sheets are {_quoted(names)}')
     return sheet
 
 
 def _quoted(names) -> str:
     return ", ".join(f'"{n}"' for n in names)
-
-
-def closest_hint(word: str, candidates) -> str:
-    """`; did you mean "x"?` for the nearest candidate, matched without regard to case, or ''."""
-    import difflib
-
-    lowered = {str(c).lower(): str(c) for c in candidates}
-    found = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=0.6)
-    return f'; did you mean "{lowered[found[0]]}"?' if found else ""
 
 
 # Cells calamine reads as blanks though they hold something: an Excel error (t="e"), and a formula
@@ -1545,7 +1537,7 @@ def _openpyxl_sheet(path: Path, workbook, sheet: str | int | None):
             raise InputError(f"{path.name}: no sheet at position {index}")
         return workbook[names[index]]
     if sheet not in names:
-        raise InputError(f'{path.name}: no sheet "{sheet}"{closest_hint(sheet, names)}')
+        raise InputError(f'{path.name}: no sheet "{sheet}"{did_you_mean(sheet, names)}')
     return workbook[sheet]
 
 
@@ -1555,7 +1547,7 @@ def _header_positions(ws, header_row: int) -> dict[str, int]:
 
 def _position(path: Path, positions: dict[str, int], column: str) -> int:
     if column not in positions:
-        raise InputError(f'{path.name}: no column "{column}"{closest_hint(column, positions)}')
+        raise InputError(f'{path.name}: no column "{column}"{did_you_mean(column, positions)}')
     return positions[column]
 
 

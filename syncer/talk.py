@@ -81,3 +81,21 @@ def percent(share: float) -> str:
         return f"{value:.0f}%"
     decimals = max(0, 1 - math.floor(math.log10(abs(value))))
     return f"{value:.{decimals}f}".rstrip("0").rstrip(".") + "%"
+
+
+def closest(word: str, candidates, *, cutoff: float = 0.6) -> str | None:
+    """The candidate nearest to `word`, compared without regard to case, or None: the one rule of
+    every "did you mean" syncer says (mapping keys, columns, properties, options, sheets, objects)."""
+    import difflib
+
+    lowered: dict[str, str] = {}
+    for c in candidates:
+        lowered.setdefault(str(c).lower(), str(c))
+    found = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=cutoff)
+    return lowered[found[0]] if found else None
+
+
+def did_you_mean(word: str, candidates, *, cutoff: float = 0.6) -> str:
+    """`; did you mean "x"?` for the candidate closest to `word`, or ''."""
+    found = closest(word, candidates, cutoff=cutoff)
+    return f'; did you mean "{found}"?' if found else ""

@@ -464,8 +464,7 @@ def _option_message(value: str, prop: dict, spec: ColumnSpec) -> str:
     parts = [p.strip() for p in value.split(spec.separator)] if kind(prop) == "multi" else [value]
     unknown = [p for p in parts if p and p not in exact and p.lower() not in folded]
     word = unknown[0] if unknown else value
-    hint = mapping_module.closest(word, labels + list(exact))
-    suggestion = f'; did you mean "{hint}"?' if hint else ""
+    suggestion = talk.did_you_mean(word, labels + list(exact))
     return f'{_show(word)} is not an option of {prop["name"]}{suggestion} (options: {", ".join(labels)})'
 
 
@@ -842,9 +841,8 @@ def association_problems(m: Mapping, properties: PropertySource) -> list[Mapping
             continue
         prop = target.get(spec.match)
         if prop is None:
-            hint = mapping_module.closest(spec.match, list(target))
             problems.append(MappingProblem(m.path, f"{key}.match", f'object "{spec.to}" has no property '
-                                           f'"{spec.match}"' + (f'; did you mean "{hint}"?' if hint else "")))
+                                           f'"{spec.match}"' + talk.did_you_mean(spec.match, list(target))))
         elif not mapping_module.is_unique(prop, spec.to):
             unique = [name for name, p in target.items() if mapping_module.is_unique(p, spec.to)]
             problems.append(MappingProblem(m.path, f"{key}.match", f'"{spec.match}" is not a unique property of '

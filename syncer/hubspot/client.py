@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import difflib
 import logging
 import math
 import re
@@ -21,6 +20,7 @@ from syncer.hubspot.models import (Association, AssociationType, BatchDone, Batc
                                    Record)
 from syncer.hubspot.transport import RetryPolicy, Transport
 from syncer.hubspot.urls import check_base_url
+from syncer.talk import closest
 
 log = logging.getLogger("syncer.hubspot")
 
@@ -560,8 +560,8 @@ def _segment(value: str) -> str:
 
 def _no_such_type(wanted: str, known: list[ObjectType]) -> str:
     names = [t.name for t in known] + list(STANDARD_TYPES)
-    close = difflib.get_close_matches(wanted.casefold(), names, n=1)
-    hint = f'; did you mean "{close[0]}"?' if close else f"; known types: {', '.join(names)}"
+    close = closest(wanted, names)
+    hint = f'; did you mean "{close}"?' if close else f"; known types: {', '.join(names)}"
     return f'the portal has no object type "{wanted}"{hint}'
 
 
