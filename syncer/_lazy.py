@@ -19,6 +19,7 @@ def exports(package: str, table: dict[str, str]) -> tuple[Callable[[str], Any], 
     would, so the package's module object keeps its exports (_Package)."""
     sys.modules[package].__class__ = _Package
     namespace = sys.modules[package].__dict__
+    namespace["_exported"] = table  # what _Package keeps from being replaced by a submodule
 
     def __getattr__(name: str) -> Any:
         where = table.get(name)
@@ -39,6 +40,6 @@ class _Package(types.ModuleType):
     """A package whose exported names stay the exports when a submodule of the same name loads."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and name in self.__dict__.get("_EXPORTS", {}):
+        if isinstance(value, types.ModuleType) and name in self.__dict__.get("_exported", {}):
             return  # the submodule stays reachable as sys.modules[f"{package}.{name}"]
         super().__setattr__(name, value)

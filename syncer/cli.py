@@ -370,8 +370,8 @@ def init(source: str, object_type: str | None, create_object: str | None, id_pro
     with _lazy_client(base_url, token) as client:
         def pin() -> str | None:
             portal = portals.of(client())
-            if portal.name == portals.SANDBOX or portal.name == portal.hub_id:
-                return portal.name
+            if portal.pin:
+                return portal.pin
             click.echo(f"{portal.name} did not say which portal it is, so the mapping is not pinned to it.", err=True)
             return None
 
@@ -409,8 +409,7 @@ def _create_object(source, name, id_property, sheet, header_row, output, yes, ba
         if not results.ok:
             sys.exit(results.exit_code)
         portal = portals.of(client)
-    pin = portal.name if portal.name in (portals.SANDBOX, portal.hub_id) else None
-    return schema_jobs.new_object_mapping(plan, output=output, portal=pin)
+    return schema_jobs.new_object_mapping(plan, output=output, portal=portal.pin)
 
 
 def _confirm_schema(yes: bool, question: str) -> None:

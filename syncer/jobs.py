@@ -31,7 +31,6 @@ from syncer.plan import ActionKind, Mode, Plan
 if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
 
-STATUS_COLUMNS = report.STATUS_COLUMNS  # what write-back adds to the sheet (an errors file carries them too)
 
 
 @dataclass
@@ -286,8 +285,7 @@ def _row_errors(local: values.LocalRows) -> dict[int, str]:
 def _plan_meta(prepared: Prepared, client: PortalClient) -> dict:
     return {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "portal": prepared.portal.name,
-        "hub_id": prepared.portal.hub_id,
+        **prepared.portal.meta(),
         "mapping": str(prepared.mapping.path),
         "mapping_digest": prepared.mapping.digest,
         "source": str(prepared.table.path),
@@ -303,8 +301,7 @@ def check_portal(built: Plan, client: PortalClient) -> None:
     planned, current = portals.planned(built.meta), portals.of(client)
     if planned is None:
         return
-    same = planned.hub_id == current.hub_id if planned.hub_id and current.hub_id else planned.name == current.name
-    if not same:
+    if not planned.same_as(current):
         raise PortalError(f"the plan was made against {planned}, not {current}, which this run reached; "
                           "nothing was done: make a new plan there")
 
@@ -422,12 +419,11 @@ def write_back(results: Results, built: Plan) -> Path:
     for o in results.outcomes:
         if o.row is None:
             continue
-        cells[(o.row, "sync_status")] = o.outcome.value
-        cells[(o.row, "sync_record_id")] = o.record_id or ""
-        cells[(o.row, "sync_error")] = o.error_message or ""
+        cells.update({(o.row, column): value for column, value in
+                      zip(report.STATUS_COLUMNS, (o.outcome.value, o.record_id or "", o.error_message or ""))})
     try:
         tables.edit_workbook(source, sheet=built.meta.get("sheet"), header_row=built.meta.get("header_row") or 1,
-                             cells=cells, add_columns=list(STATUS_COLUMNS), expect_digest=built.meta.get("source_digest"))
+                             cells=cells, add_columns=list(report.STATUS_COLUMNS), expect_digest=built.meta.get("source_digest"))
     except tables.SheetChanged as exc:
         raise tables.SheetChanged(f"{exc}; the results are not written back into it (the report has them)") from None
     return source

@@ -46,6 +46,20 @@ class Portal:
     def __str__(self) -> str:
         return describe(self.name, self.hub_id)
 
+    @property
+    def pin(self) -> str | None:
+        """What a mapping pins this portal as (`portal:`): sandbox or the hub id; None for a portal
+        that did not say which it is (a base URL is no pin)."""
+        return self.name if self.name in (SANDBOX, self.hub_id) else None
+
+    def meta(self) -> dict:
+        """The META_FIELDS a plan, an undo plan or a journal names this portal by (see planned)."""
+        return {"portal": self.name, "hub_id": self.hub_id}
+
+    def same_as(self, other: Portal) -> bool:
+        """One portal: by hub id where both are known (a reset sandbox is another portal), else by name."""
+        return self.hub_id == other.hub_id if self.hub_id and other.hub_id else self.name == other.name
+
 
 def describe(name: str | None, hub_id: str | None = None) -> str:
     """A portal as messages name it: "portal 123", "the embedded sandbox portal (portal 456)"."""

@@ -491,7 +491,7 @@ def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client: PortalClien
     remote = pd.concat([merged.push_remote, steady[1]]) if len(steady[1]) else merged.push_remote
     local, remote, row_errors, pushed = _to_targets(local, remote, m.id_property, links, reads, snapshot, client)
     meta = {"mapping": str(m.path), "source": str(prepared.table.path), "mapping_digest": m.digest,
-            "portal": prepared.portal.name, "hub_id": prepared.portal.hub_id, "max_daily_share": m.sync.max_daily_share}
+            **prepared.portal.meta(), "max_daily_share": m.sync.max_daily_share}
     if links:
         meta["associations"] = {link.name: link.described() | {"shown": _shown(link, local, remote, pushed, reads,
                                                                                  snapshot)}

@@ -75,6 +75,7 @@ class HubSpotClient:
         self._types: dict[str, ObjectType] = {}
         self._labels: dict[tuple[str, str], list[dict]] = {}
         self._hub_id: str | None = None
+        self._asked_hub_id = False
         self._lock = threading.Lock()
         self.on_event = on_event
 
@@ -460,12 +461,13 @@ class HubSpotClient:
         """The portal's hub id (HubSpot's portalId), as the portal itself said it in this client's
         life: in a custom object's fully qualified name (p<hub id>_<name>) from a schemas answer, else
         from GET /account-info/v3/details, asked once. None when the portal answers neither."""
-        if self._hub_id is None:
+        if self._hub_id is None and not self._asked_hub_id:
             try:
                 found = self._get(ACCOUNT_DETAILS).get("portalId")
             except (NotFoundError, errors.MissingScopesError):
                 found = None
             with self._lock:
+                self._asked_hub_id = True  # a portal that would not say is not asked again
                 self._hub_id = self._hub_id or (str(found) if isinstance(found, int) and found > 0 else None)
         return self._hub_id
 

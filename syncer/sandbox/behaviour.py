@@ -1,7 +1,8 @@
 """Every choice the sandbox makes where HubSpot's behaviour is unverified, gathered in one place.
 
-Section numbers refer to ../shared/reference/hubspot-api.md; most choices follow its section 14,
-"Emulator defaults chosen where reality is uncertain". Change a constant here, not in the code.
+Section numbers (§n) refer to the team's HubSpot API reference, which is not part of this
+repository; each choice also names its public source (HubSpot's docs, the OpenAPI documents in
+tests/openapi/, an issue thread). Change a constant here, not in the code.
 
 Where HubSpot may behave in more than one way and the engine must survive each, the choice is a
 *variant*: a field of `Variants` (at the end of this file), a `syncer sandbox serve` option and a

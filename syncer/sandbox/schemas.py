@@ -15,6 +15,7 @@ import copy
 import re
 import time
 
+from syncer.sandbox import behaviour
 from syncer.sandbox.errors import ApiError, ItemError, validation
 from syncer.sandbox.portal import (VALID_FIELD_TYPES, AssociationType, ObjectType, Registry, custom_defaults,
                                    property_definition)
@@ -54,7 +55,7 @@ class SchemaWrites:
     # --- properties ----------------------------------------------------------------------------
 
     def list_properties(self, request, object_type: ObjectType):
-        archived = (request.arg("archived") or "false").lower() == "true"
+        archived = request.flag("archived")
         found = object_type.archived_properties if archived else object_type.properties
         wanted = set(request.names("properties"))
         return self.respond(200, {"results": [d for n, d in found.items() if not wanted or n in wanted]})
@@ -234,7 +235,7 @@ class SchemaWrites:
     # --- property groups -----------------------------------------------------------------------
 
     def list_groups(self, request, object_type: ObjectType):
-        archived = (request.arg("archived") or "false").lower() == "true"
+        archived = request.flag("archived")
         return self.respond(200, {"results": [g for g in groups_of(object_type) if g["archived"] == archived]})
 
     def get_group(self, request, object_type: ObjectType, group: str):
@@ -291,7 +292,7 @@ class SchemaWrites:
     # --- schemas -------------------------------------------------------------------------------
 
     def list_schemas(self, request, object_type: None):
-        if (request.arg("archived") or "false").lower() == "true":
+        if request.flag("archived"):
             return self.respond(200, {"results": []})
         return self.respond(200, {"results": [t.schema(self.registry.definitions(t))
                                               for t in self.registry.custom_types()]})
@@ -542,8 +543,8 @@ def _inputs(request) -> list:
     inputs = _body(request).get("inputs")
     if not isinstance(inputs, list):
         raise validation("Some required fields were not set: [inputs]", context={"missingFields": ["inputs"]})
-    if len(inputs) > 100:
-        raise validation(f"Batch input size of {len(inputs)} exceeds the limit of 100 inputs.")
+    if len(inputs) > behaviour.BATCH_MAX_INPUTS:
+        raise validation(f"Batch input size of {len(inputs)} exceeds the limit of {behaviour.BATCH_MAX_INPUTS} inputs.")
     return inputs
 
 
