@@ -21,6 +21,7 @@ _EXPORTS = {
     "init_mapping": "syncer.values", "validate": "syncer.values",
     # plan, push, apply
     "Outcome": "syncer.execute", "Results": "syncer.execute", "RowOutcome": "syncer.execute",
+    "RunMeta": "syncer.execute", "PlanMeta": "syncer.plan", "Link": "syncer.associations",
     "apply_plan": "syncer.runs", "build_plan": "syncer.jobs", "load_plan": "syncer.jobs", "prepare": "syncer.jobs",
     "save_plan": "syncer.jobs", "write_back": "syncer.jobs",
     "ActionKind": "syncer.plan", "Mode": "syncer.plan", "Plan": "syncer.plan", "estimate": "syncer.plan",
@@ -45,12 +46,13 @@ _EXPORTS = {
 __getattr__, __dir__ = exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, _EXPORTS
-    from syncer.execute import Outcome, Results, RowOutcome, RowsFailed
+    from syncer.associations import Link
+    from syncer.execute import Outcome, Results, RowOutcome, RowsFailed, RunMeta
     from syncer.export import ExportSummary, export
     from syncer.jobs import (build_plan, check_portal, find_stale, load_plan, over_budget, prepare, save_plan,
                              with_estimate, write_back)
     from syncer.mapping import Mapping, json_schema as mapping_schema, load as load_mapping
-    from syncer.plan import ActionKind, Mode, Plan, estimate
+    from syncer.plan import ActionKind, Mode, Plan, PlanMeta, estimate
     from syncer.push import PushResult, apply, push
     from syncer.runs import apply_plan, build_undo, merge_results, retry_plan, undo_path
     from syncer.report import (read_results, read_review, render_estimate, render_plan, render_results,
@@ -65,7 +67,7 @@ __all__ = ["push", "apply", "PushResult", "export", "ExportSummary", "sync", "Sy
            "SyncerError", "InputError", "PortalError",
            "Mapping", "load_mapping", "mapping_schema", "CellError", "Table", "read_table", "write_table",
            "LocalRows", "Validation", "canonicalize", "init_mapping", "validate",
-           "Plan", "ActionKind", "Mode", "Results", "RowOutcome", "Outcome",
+           "Plan", "PlanMeta", "ActionKind", "Mode", "Results", "RunMeta", "RowOutcome", "Outcome", "Link",
            "prepare", "build_plan", "apply_plan", "load_plan", "save_plan", "write_back",
            "render_plan", "render_results", "write_results", "write_review", "write_errors",
            "estimate", "with_estimate", "render_estimate", "over_budget", "check_portal", "find_stale",

@@ -668,7 +668,7 @@ def apply_command(plan_file, yes, accept_cost, report_path, as_json, replan, bas
     from syncer.push import apply
 
     built = load_plan(plan_file)
-    planned = portals.planned(built.meta)
+    planned = portals.planned(built.meta.portal, built.meta.hub_id)
     with (open_client(base_url, token, pinned=(planned and planned.name, Path(plan_file).name)) as client,
           _write_progress("applying", show=not quiet() and not as_json) as progress):
         done = apply(built, client, replan=replan, confirm=_confirmation(yes, accept_cost, as_json, progress=progress),

@@ -8,6 +8,7 @@ multi-status answer maps back to rows whatever order HubSpot returns results in.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from syncer import associations
 from syncer.errors import SyncerError
-from syncer.hubspot.models import AssociationType
 from syncer.plan import BATCH_SIZE, STEP_INPUTS, WRITES, ActionKind, Plan
 
 if TYPE_CHECKING:
@@ -73,18 +74,63 @@ class RowsFailed(SyncerError):
 
 
 @dataclass
+class RunMeta:
+    """What a run's results say about it besides the rows, as the results document keeps it.
+
+    From its plan: the portal (`portal`, `hub_id`), the mapping and the sheet read (`mapping`,
+    `source`, `source_digest`, `sheet`, `header_row`) and the plan's `estimate`. From the run:
+    `run_id`, `started_at`, `finished_at`, `undo` (the undo plan's path; None when nothing was
+    written), `recovered_undo` (undo plans made from earlier runs' journals). A retry names the failed
+    rows it could not find (`not_retried`) and how many rows it retried (`retried_rows`); an undo
+    run the writes it could not revert (`not_restorable`). Results read back from a report know only
+    `mapping` and `source`.
+    """
+
+    mapping: str | None = None
+    source: str | None = None
+    source_digest: str | None = None
+    sheet: str | int | None = None
+    header_row: int | None = None
+    portal: str | None = None
+    hub_id: str | None = None
+    run_id: str | None = None
+    started_at: str | None = None
+    recovered_undo: list[str] | None = None
+    estimate: dict | None = None
+    undo: str | None = None
+    finished_at: str | None = None
+    not_retried: list[str] | None = None
+    not_restorable: list[dict] | None = None
+    retried_rows: int | None = None
+
+    # Written whenever the run happened, even when None (the results document's schema needs `undo`).
+    _OF_A_RUN = ("run_id", "started_at", "recovered_undo", "estimate", "undo", "finished_at")
+
+    @classmethod
+    def of_plan(cls, meta) -> RunMeta:
+        """The fields a run takes from its plan's meta (a plan.PlanMeta)."""
+        return cls(**{name: getattr(meta, name) for name in
+                      ("mapping", "source", "source_digest", "sheet", "header_row", "portal", "hub_id", "estimate")})
+
+    def to_json(self) -> dict:
+        ran = self.run_id is not None
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
+                if getattr(self, item.name) is not None or (ran and item.name in self._OF_A_RUN)}
+
+
+@dataclass
 class Results:
     outcomes: list[RowOutcome]
     calls: int = 0
     interrupted: bool = False
-    meta: dict = field(default_factory=dict)
+    meta: RunMeta = field(default_factory=RunMeta)
     # record id → the updatedAt HubSpot answered a write with: the undo plan's stale check starts there
     updated_at: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         """Short, for notebooks and logs: the counts, the calls and the portal, never the rows."""
         counts = ", ".join(f"{kind}={n:,}" for kind, n in self.counts().items() if n) or "no rows"
-        portal = f", portal={self.meta['portal']!r}" if self.meta.get("portal") else ""
+        portal = f", portal={self.meta.portal!r}" if self.meta.portal else ""
         stopped = ", interrupted" if self.interrupted else ""
         return f"<Results {counts}; {self.calls:,} calls{portal}{stopped}>"
 
@@ -216,7 +262,7 @@ class _Run:
     def __init__(self, plan: Plan, client: PortalClient, started_at: str) -> None:
         self.plan, self.client, self.started_at = plan, client, started_at
         self.updated_at: dict[str, str] = {}
-        self.links = plan.meta.get("associations") or {}
+        self.links = plan.meta.associations
         self.lines = {n: {k: (v if _present(v) else None) for k, v in line.items()}
                       for n, line in zip(plan.actions.index, plan.actions.to_dict("records"))}
         after = plan.after.to_numpy(dtype=object)
@@ -321,19 +367,12 @@ class _Run:
                     adds.append((number, (outcome.record_id, after)))
                 if _present(before) and before:
                     removes.append((number, (outcome.record_id, before)))
-            for entries, call in ((removes, self.client.batch_disassociate), (adds, self.client.batch_associate)):
-                if not entries:
-                    continue
-                answers = call(self.plan.object_type, link["to"], [pair for _, pair in entries], _kind(link))
+            answered = associations.write(self.client, self.plan.object_type, link,
+                                          unlink=[pair for _, pair in removes], link_to=[pair for _, pair in adds])
+            for entries, answers in zip((removes, adds), answered):
                 for answer in answers:
                     if answer.error is not None:
                         number = entries[answer.index][0]
                         outcomes[number] = self.outcome(number, Outcome.FAILED, record_id=outcomes[number].record_id,
-                                                        error=answer.error, context=f'column "{link["column"]}"')
+                                                        error=answer.error, context=f'column "{link.column}"')
         return outcomes
-
-
-def _kind(link: dict):
-    """The association type of a plan's link: typeId and category as planned (no look-up), or only
-    the typeId in a plan file made before plans carried the category."""
-    return AssociationType(link["type_id"], link["category"]) if link.get("category") else link["type_id"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from syncer import jobs, mapping, portals, tables, talk, values
+from syncer import associations, mapping, portals, tables, talk, values
 from syncer.errors import InputError
 
 if TYPE_CHECKING:
@@ -134,8 +134,10 @@ def record_cells(records: list, m: mapping.Mapping, properties: list[dict], name
                        columns=names, dtype=object)
     canonical = values.normalize_remote(raw, properties) if len(raw) else raw
     cells = sheet_cells(canonical, m, properties, text_dates=text_dates)
-    for spec in m.associations:
-        cells[spec.column] = association_cells(index, spec, client, object_type)
+    for spec in m.associations if not index else ():
+        cells[spec.column] = []
+    for link in associations.resolve(m, client, object_type) if index else ():
+        cells[link.column] = associations.cells(client, object_type, link, index)
     mapped = {s.property for s in m.columns.values()}
     for name in names:
         if name not in mapped:
@@ -158,19 +160,6 @@ def sheet_cells(canonical: pd.DataFrame, m: mapping.Mapping, properties: list[di
             if spec.format and column in cells:
                 cells[column] = cells[column].map(lambda v: v.strftime(spec.format) if hasattr(v, "strftime") else v)
     return cells
-
-
-def association_cells(ids: list[str], spec: mapping.AssociationSpec, client: PortalClient, object_type) -> list:
-    """Per record id, the `match` value (e.g. the email) of the record linked under the spec's
-    association type (the default one without a label), as push and sync read it."""
-    if not ids:
-        return []
-    to_type = client.object_type(spec.to)
-    linked = client.batch_read_associations(object_type, to_type, ids)
-    type_id = client.association_spec(object_type, to_type, spec.label).type_id
-    targets = [jobs.current_target(linked.get(i, []), type_id, None) for i in ids]
-    shown = jobs.target_values(client, to_type, spec.match, targets)
-    return [shown.get(t) for t in targets]
 
 
 # --- conditions ----------------------------------------------------------------------------------

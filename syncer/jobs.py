@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from syncer import mapping, ownership, plan, portals, report, tables, talk, values
+from syncer import associations, mapping, ownership, plan, portals, report, tables, talk, values
 from syncer.errors import InputError, PortalError
 from syncer.execute import Results
-from syncer.hubspot.errors import ValidationError
-from syncer.plan import ActionKind, Mode, Plan
+from syncer.plan import ActionKind, Mode, Plan, PlanMeta
 
 if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
@@ -108,12 +107,12 @@ def plan_prepared(prepared: Prepared, client: PortalClient, *, mode: str | None 
     if not allow_numeric_keys:
         keys = prepared.local.frame[m.id_property]
         for row, message in lost_zeros(prepared, client, keys[keys.notna() & ~keys.isin(remote.index)]).items():
-            row_errors[row] = f"{row_errors[row]}; {message}" if row in row_errors else message
-    meta = _plan_meta(prepared, client)
-    meta["max_daily_share"] = m.sync.max_daily_share
-    meta["display"] = display_description(prepared)
+            add_row_error(row_errors, row, message)
+    meta = _plan_meta(prepared)
+    meta.max_daily_share = m.sync.max_daily_share
+    meta.display = display_description(prepared)
     if m.associations:
-        meta["associations"] = _plan_associations(prepared, client, local, remote, row_errors)
+        meta.associations = _plan_associations(prepared, client, local, remote, row_errors)
     object_type = prepared.object_type.object_type_id
     owned = None
     if mode is Mode.MIRROR and not archive_unowned:
@@ -158,7 +157,7 @@ def _describe_archived(built: Plan, remote: pd.DataFrame) -> None:
     if keys.empty:
         return
     current = remote.loc[keys["key"].to_numpy(), built.properties]
-    built.meta["display"]["archived"] = {
+    built.meta.display["archived"] = {
         record_id: {p: v for p, v in zip(built.properties, line) if not pd.isna(v)}
         for record_id, line in zip(keys["record_id"], current.to_numpy(dtype=object))}
 
@@ -167,77 +166,50 @@ def with_estimate(built: Plan, rate_limit=None, *, stale_check: bool = False) ->
     """Store plan.estimate in the plan's meta; without `rate_limit`, at the one it was made with.
     `stale_check`: the plan will be applied as a saved one, reading its records first."""
     if rate_limit is None:
-        rate_limit = (built.meta.get("estimate") or {}).get("rate_limit")
-    built.meta["estimate"] = plan.estimate(built, rate_limit, stale_check=stale_check)
+        rate_limit = (built.meta.estimate or {}).get("rate_limit")
+    built.meta.estimate = plan.estimate(built, rate_limit, stale_check=stale_check)
     return built
 
 
 def _plan_associations(prepared: Prepared, client: PortalClient, local: pd.DataFrame, remote: pd.DataFrame,
-                       row_errors: dict[int, str]) -> dict[str, dict]:
+                       row_errors: dict[int, str]) -> dict[str, associations.Link]:
     """Add each association column to `local` and `remote` as a pseudo-property whose value is the
-    target record id, so the planner diffs it like any property. Returns what the executor needs."""
-    described = {}
+    target record id, so the planner diffs it like any property. Returns the links, each with the
+    values a person knows its named targets by (see _shown_targets)."""
+    found = {}
     keys = local[prepared.mapping.id_property]
-    for number, spec in enumerate(prepared.mapping.associations):
-        name = values.ASSOCIATION_PREFIX + spec.column
-        if name not in prepared.local.frame:
-            continue
-        to_type = client.object_type(spec.to)
-        kind = client.association_spec(prepared.object_type, to_type, spec.label)
-        try:
-            wanted = _association_targets(prepared.local.frame[name], spec, client, to_type, row_errors)
-        except ValidationError as exc:  # HubSpot refuses `match` as an idProperty: a mapping problem
-            raise InputError(f"{prepared.mapping.path.name}: associations[{number}].match: {spec.to} records "
-                             f'cannot be found by "{spec.match}" ({exc}); name a unique property of {spec.to}, '
-                             "such as email for contacts (syncer validate lists the problems)") from None
-        local[name] = wanted
+    for link in associations.resolve(prepared.mapping, client, prepared.object_type, prepared.local.frame.columns):
+        cells = prepared.local.frame[link.name]
+        targets = associations.find_targets(client, link, cells.dropna().unique())
+        wanted = cells.map(lambda value: targets.get(value)).astype(object)
+        for row, value in cells[cells.notna() & wanted.isna()].items():
+            add_row_error(row_errors, row, associations.not_found(link, value))
+        wanted = wanted.where(wanted.notna(), None)
+        local[link.name] = wanted
         desired = dict(zip(keys[wanted.notna()], wanted[wanted.notna()]))
-        current = client.batch_read_associations(prepared.object_type, to_type, remote["id"].dropna())
-        remote[name] = [current_target(current.get(record_id, []), kind.type_id, desired.get(key))
-                        for key, record_id in zip(remote.index, remote["id"])]
-        described[name] = {"to": to_type.object_type_id, "type_id": kind.type_id, "category": kind.category,
-                           "column": spec.column,
-                           "shown": _shown_targets(prepared.local.frame[name], wanted, remote[name], desired,
-                                                   spec, client, to_type)}
-    return described
+        record_ids = remote["id"].dropna()
+        current = associations.current_targets(client, prepared.object_type, link, record_ids,
+                                               {i: desired.get(k) for k, i in record_ids.items()})
+        remote[link.name] = [current.get(record_id) if isinstance(record_id, str) else None
+                             for record_id in remote["id"]]
+        found[link.name] = link.showing(_shown_targets(cells, wanted, remote[link.name], desired, link, client))
+    return found
 
 
-def _association_targets(cells: pd.Series, spec, client: PortalClient, to_type, row_errors: dict[int, str]) -> pd.Series:
-    """Target record id per row, found by the spec's match property; unknown targets are row errors."""
-    found = client.batch_read(to_type, cells.dropna().unique(), id_property=spec.match)
-    targets = cells.map(lambda value: found[value].id if value in found else None).astype(object)
-    for row, value in cells[cells.notna() & targets.isna()].items():
-        problem = f'column "{spec.column}": no {spec.to} record with {spec.match} {value!r}'
-        row_errors[row] = f"{row_errors[row]}; {problem}" if row in row_errors else problem
-    return targets.where(targets.notna(), None)
+def add_row_error(row_errors: dict[int, str], row: int, problem: str) -> None:
+    """Add a problem to a row's error (problems of one row read `a; b`)."""
+    row_errors[row] = f"{row_errors[row]}; {problem}" if row in row_errors else problem
 
 
-def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desired: dict, spec, client: PortalClient,
-                   to_type) -> dict[str, str]:
+def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desired: dict, link: associations.Link,
+                   client: PortalClient) -> dict[str, str]:
     """Target record id → the value a person knows it by (its `match` property, e.g. an email), so
     plans show `ann@x.com → bo@x.com` rather than record ids: the sheet's own values, and for the
     targets a change replaces, their values read (one call per 100 of them)."""
     shown = {target: cell for cell, target in zip(cells, wanted) if target is not None}
     replaced = {target for key, target in current.items()
                 if target is not None and target not in shown and desired.get(key) != target}
-    return shown | target_values(client, to_type, spec.match, replaced)
-
-
-def target_values(client: PortalClient, to_type, match: str, targets) -> dict[str, str]:
-    """Target record id → its `match` value, canonical as a cell of the association column is
-    (an email lower-cased): one call per 100 distinct ids; ids without a value are left out."""
-    wanted = {t for t in targets if t}
-    found = client.batch_read(to_type, wanted, properties=[match]) if wanted else {}
-    ids = list(found)
-    shown = values.association_keys(pd.Series([found[i].properties.get(match) for i in ids], dtype=object), match)
-    return {i: value for i, value in zip(ids, shown) if value is not None}
-
-
-def current_target(associations, type_id: int, preferred: str | None) -> str | None:
-    """A record's current target under one association type: `preferred` (the one the sheet names,
-    or the one the last sync saw) while still linked, else the first (the sheet shows one)."""
-    linked = [a.to_id for a in associations if type_id in a.type_ids]
-    return preferred if preferred in linked else (linked[0] if linked else None)
+    return shown | associations.shown_values(client, link, replaced)
 
 
 def read_remote(prepared: Prepared, client: PortalClient, *, mirror: bool = False) -> pd.DataFrame:
@@ -282,23 +254,20 @@ def _row_errors(local: values.LocalRows) -> dict[int, str]:
     return {row: "; ".join(found) for row, found in messages.items()}
 
 
-def _plan_meta(prepared: Prepared, client: PortalClient) -> dict:
-    return {
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        **prepared.portal.meta(),
-        "mapping": str(prepared.mapping.path),
-        "mapping_digest": prepared.mapping.digest,
-        "source": str(prepared.table.path),
-        "source_digest": prepared.table.digest,
-        "sheet": prepared.table.sheet,
-        "header_row": prepared.mapping.header_row,
-    }
+def _plan_meta(prepared: Prepared) -> PlanMeta:
+    return PlanMeta(
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        portal=prepared.portal.name, hub_id=prepared.portal.hub_id,
+        mapping=str(prepared.mapping.path), mapping_digest=prepared.mapping.digest,
+        source=str(prepared.table.path), source_digest=prepared.table.digest,
+        sheet=prepared.table.sheet, header_row=prepared.mapping.header_row,
+    )
 
 
 def check_portal(built: Plan, client: PortalClient) -> None:
     """Refuse (PortalError, exit 3) to apply a plan made against another portal than `client`'s:
     compared by hub id where both are known (a reset sandbox is another portal), else by name."""
-    planned, current = portals.planned(built.meta), portals.of(client)
+    planned, current = portals.planned(built.meta.portal, built.meta.hub_id), portals.of(client)
     if planned is None:
         return
     if not planned.same_as(current):
@@ -312,11 +281,11 @@ def check_portal(built: Plan, client: PortalClient) -> None:
 def over_budget(built: Plan) -> str | None:
     """Why the plan needs a second yes: it would use more than the mapping's max_daily_share of the
     portal's daily allowance (None when within it, or when the portal reports no daily limit)."""
-    share = (built.meta.get("estimate") or {}).get("daily_share")
-    threshold = built.meta.get("max_daily_share", 0.1)
+    share = (built.meta.estimate or {}).get("daily_share")
+    threshold = built.meta.max_daily_share if built.meta.max_daily_share is not None else 0.1
     if share is None or share <= threshold:
         return None
-    calls = built.meta["estimate"]["total_calls"]
+    calls = built.meta.estimate["total_calls"]
     return (f"this run would make {calls:,} API calls, {talk.percent(share)} of the portal's daily allowance, "
             f"more than sync.max_daily_share {talk.percent(threshold)}")
 
@@ -371,7 +340,7 @@ def replan_stale(built: Plan, stale: dict, client: PortalClient) -> Plan:
         actions.loc[number, ["action", "record_id", "updated_at"]] = [
             ActionKind.UPDATE.value if changed else ActionKind.UNCHANGED.value, record.id, record.updated_at]
     return Plan(built.object_type, built.id_property, built.mode, built.properties, actions, after,
-                built.before, dict(built.meta))
+                built.before, built.meta.copy())
 
 
 def skip_actions(built: Plan, numbers, why: str) -> Plan:
@@ -382,7 +351,7 @@ def skip_actions(built: Plan, numbers, why: str) -> Plan:
     after.loc[numbers] = None
     before.loc[numbers] = None
     return Plan(built.object_type, built.id_property, built.mode, built.properties, actions, after, before,
-                dict(built.meta))
+                built.meta.copy())
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -414,7 +383,7 @@ def write_back(results: Results, built: Plan) -> Path:
     """Add sync_status, sync_record_id and sync_error to the plan's source sheet (an xlsx is edited
     in place) and return its path. Refused, with nothing written, when the file changed since the
     plan read it: its rows may have moved, and a status on the wrong row is worse than none."""
-    source = Path(built.meta["source"])
+    source = Path(built.meta.source)
     cells = {}
     for o in results.outcomes:
         if o.row is None:
@@ -422,8 +391,8 @@ def write_back(results: Results, built: Plan) -> Path:
         cells.update({(o.row, column): value for column, value in
                       zip(report.STATUS_COLUMNS, (o.outcome.value, o.record_id or "", o.error_message or ""))})
     try:
-        tables.edit_workbook(source, sheet=built.meta.get("sheet"), header_row=built.meta.get("header_row") or 1,
-                             cells=cells, add_columns=list(report.STATUS_COLUMNS), expect_digest=built.meta.get("source_digest"))
+        tables.edit_workbook(source, sheet=built.meta.sheet, header_row=built.meta.header_row or 1,
+                             cells=cells, add_columns=list(report.STATUS_COLUMNS), expect_digest=built.meta.source_digest)
     except tables.SheetChanged as exc:
         raise tables.SheetChanged(f"{exc}; the results are not written back into it (the report has them)") from None
     return source

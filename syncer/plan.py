@@ -11,6 +11,7 @@ shows exactly what a real run sends. Its tables are wide and aligned on one inde
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -22,7 +23,8 @@ from enum import Enum
 import numpy as np
 import pandas as pd
 
-from syncer import talk
+from syncer import associations, talk
+from syncer.associations import Link
 from syncer.errors import InputError
 from syncer.modes import Mode  # the planner's modes; re-exported here
 
@@ -55,6 +57,71 @@ MODE_WRITES = {
 UNDO_WRITES = {ActionKind.UPDATE, ActionKind.ARCHIVE}
 
 
+@dataclass
+class PlanMeta:
+    """What a plan says about itself besides its rows, as its file keeps it.
+
+    Where it was made: `portal` and `hub_id` (see syncer.portals), `created_at`, the mapping and
+    the sheet read (`mapping`, `source`, their SHA-256 `*_digest`, the `sheet` of a workbook and
+    its `header_row`). What it needs to run and to be shown: `associations` (column pseudo-property
+    → associations.Link), `display` (the object, the mapping's columns and the definitions a review
+    workbook shows them by; jobs.display_description), `estimate` (see estimate) and
+    `max_daily_share` (the cost guard's threshold). An undo plan names the run it reverts
+    (`undo_of`) and the writes it cannot revert (`not_restorable`); a retry plan the failed rows it
+    leaves (`not_retried`). `other`: fields a later syncer wrote, kept as they were.
+    """
+
+    created_at: str | None = None
+    portal: str | None = None
+    hub_id: str | None = None
+    mapping: str | None = None
+    mapping_digest: str | None = None
+    source: str | None = None
+    source_digest: str | None = None
+    sheet: str | int | None = None
+    header_row: int | None = None
+    max_daily_share: float | None = None
+    display: dict | None = None
+    associations: dict[str, Link] = field(default_factory=dict)
+    estimate: dict | None = None
+    undo_of: str | None = None
+    not_restorable: list[dict] | None = None
+    not_retried: list[str] | None = None
+    other: dict = field(default_factory=dict)
+
+    @property
+    def is_undo(self) -> bool:
+        return self.undo_of is not None
+
+    def copy(self) -> PlanMeta:
+        return dataclasses.replace(self, associations=dict(self.associations), other=dict(self.other))
+
+    def to_json(self) -> dict:
+        """The fields a plan file holds: those known (not None), associations as Link.planned."""
+        found = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name == "other":
+                found.update(value)
+            elif item.name == "associations":
+                if value:
+                    found["associations"] = associations.planned(value)
+            elif value is not None:
+                found[item.name] = value
+        return found
+
+    @classmethod
+    def from_json(cls, fields: dict) -> PlanMeta:
+        """Read back to_json's fields (TypeError or ValueError when one is not what it writes)."""
+        known = {item.name for item in dataclasses.fields(cls)} - {"other", "associations"}
+        meta = cls(**{k: v for k, v in fields.items() if k in known},
+                   other={k: v for k, v in fields.items() if k not in known and k != "associations"})
+        if not isinstance(fields.get("associations") or {}, dict):
+            raise ValueError("associations is not an object")
+        meta.associations = associations.from_planned(fields.get("associations"))
+        return meta
+
+
 @dataclass(frozen=True)
 class Plan:
     object_type: str
@@ -64,12 +131,12 @@ class Plan:
     actions: pd.DataFrame
     after: pd.DataFrame
     before: pd.DataFrame
-    meta: dict = field(default_factory=dict)
+    meta: PlanMeta = field(default_factory=PlanMeta)
 
     def __repr__(self) -> str:
         """Short, for notebooks and logs: the object, the mode, the portal and the counts, never the rows."""
         counts = ", ".join(f"{kind}={n:,}" for kind, n in self.counts().items() if n) or "no actions"
-        portal = f", portal={self.meta['portal']!r}" if self.meta.get("portal") else ""
+        portal = f", portal={self.meta.portal!r}" if self.meta.portal else ""
         return f"<Plan {self.object_type} {Mode(self.mode).value}{portal}: {counts}>"
 
     def counts(self) -> dict[str, int]:
@@ -100,7 +167,7 @@ class Plan:
         """The same plan restricted to some action numbers (an approval, a retry, a replan)."""
         keep = pd.Index(numbers)
         return Plan(self.object_type, self.id_property, self.mode, self.properties,
-                    self.actions.loc[keep], self.after.loc[keep], self.before.loc[keep], dict(self.meta))
+                    self.actions.loc[keep], self.after.loc[keep], self.before.loc[keep], self.meta.copy())
 
 
 def build(
@@ -115,7 +182,7 @@ def build(
     max_archive_fraction: float = 1.0,
     allow_mass_archive: bool = False,
     owned: set[str] | None = None,
-    meta: dict | None = None,
+    meta: PlanMeta | None = None,
 ) -> Plan:
     """Join local rows and remote records on the id property and decide one action per row.
 
@@ -159,7 +226,8 @@ def build(
         order = np.argsort(rows.fillna(np.inf).to_numpy(dtype=float), kind="stable")
         actions, after, before = (t.take(order).reset_index(drop=True) for t in (actions, after, before))
     actions["row"] = actions["row"].astype("Int64")
-    return Plan(object_type, id_property, mode, properties, actions, after, before, dict(meta or {}))
+    return Plan(object_type, id_property, mode, properties, actions, after, before,
+                meta.copy() if meta is not None else PlanMeta())
 
 
 def _value(cell):
@@ -410,7 +478,7 @@ def _association_calls(plan: Plan) -> tuple[int, int]:
     them. A plan carries each association type's category, so it needs no look-up; a plan file
     made before it did asks once per association column."""
     batches = lookups = 0
-    for name, link in (plan.meta.get("associations") or {}).items():
+    for name, link in plan.meta.associations.items():
         if name not in plan.after:
             continue
         pairs = 0
@@ -422,7 +490,7 @@ def _association_calls(plan: Plan) -> tuple[int, int]:
                 for count in (int(unlinked.sum()), int(linked.sum())):
                     batches += math.ceil(count / BATCH_SIZE)
                     pairs += count
-        if pairs and not link.get("category"):
+        if pairs and not link.category:
             lookups += 1
     return batches, lookups
 
@@ -477,7 +545,7 @@ def to_json(plan: Plan) -> dict:
         changes[plan.properties[column]] = {"before": old, "after": value}
     document = {
         "syncer_plan": PLAN_FILE_VERSION,
-        **{k: v for k, v in plan.meta.items() if k not in NOT_DIGESTED},
+        **plan.meta.to_json(),
         "object_type": plan.object_type,
         "id_property": plan.id_property,
         "mode": plan.mode.value,
@@ -547,12 +615,14 @@ def from_json(document: dict, source: str = "plan file") -> Plan:
                 before.at[number, prop] = change["before"]
         actions["row"] = actions["row"].astype("Int64")
         actions = actions.astype({c: object for c in ACTION_COLUMNS if c != "row"})
-        meta = {k: v for k, v in document.items()
-                if k not in ("syncer_plan", "object_type", "id_property", "mode", "properties",
-                             "counts", "actions", *NOT_DIGESTED)}
+        meta = PlanMeta.from_json({k: v for k, v in document.items()
+                                   if k not in ("syncer_plan", "object_type", "id_property", "mode", "properties",
+                                                "counts", "actions", *NOT_DIGESTED)})
         built = Plan(document["object_type"], document["id_property"], Mode(document["mode"]),
                      properties, actions, after, before, meta)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(document.get("digest"), dict):
+            check_digest(document, source)  # an edit that broke the plan is named as an edit
         raise InputError(f"{source}: the plan file is damaged ({exc}); make it again with `syncer plan -o`") from None
     check_digest(document, source)
     found = problems(built)
@@ -600,7 +670,7 @@ def problems(plan: Plan) -> list[str]:
     known = kinds.isin([k.value for k in ActionKind])
     for number in plan.actions.index[~known][:3]:
         found.append(f"action {number} has the unknown kind {kinds[number]!r}")
-    allowed = UNDO_WRITES if "undo_of" in plan.meta else MODE_WRITES[plan.mode]
+    allowed = UNDO_WRITES if plan.meta.is_undo else MODE_WRITES[plan.mode]
     for kind in set(WRITES) - allowed:
         numbers = plan.of_kind(kind)
         if len(numbers):
@@ -621,8 +691,8 @@ def problems(plan: Plan) -> list[str]:
             found.append(f"{name} {first!r} is written by more than one action ({', '.join(map(str, numbers[:5]))}"
                          + (", …" if len(numbers) > 5 else "") + ")" + _more(repeated.nunique(), "value"))
     for name in ("mapping_digest", "source_digest"):
-        value = plan.meta.get(name)
-        if name in plan.meta and not (isinstance(value, str) and _SHA256.fullmatch(value) and value.strip("0")):
+        value = getattr(plan.meta, name)
+        if value is not None and not (isinstance(value, str) and _SHA256.fullmatch(value) and value.strip("0")):
             found.append(f"{name} {value!r} is not the SHA-256 of a file")
     return found
 

@@ -52,10 +52,6 @@ class Portal:
         that did not say which it is (a base URL is no pin)."""
         return self.name if self.name in (SANDBOX, self.hub_id) else None
 
-    def meta(self) -> dict:
-        """The META_FIELDS a plan, an undo plan or a journal names this portal by (see planned)."""
-        return {"portal": self.name, "hub_id": self.hub_id}
-
     def same_as(self, other: Portal) -> bool:
         """One portal: by hub id where both are known (a reset sandbox is another portal), else by name."""
         return self.hub_id == other.hub_id if self.hub_id and other.hub_id else self.name == other.name
@@ -78,10 +74,9 @@ def of(client: PortalClient) -> Portal:
     return Portal(name, hub_id)
 
 
-def planned(meta: dict) -> Portal | None:
-    """The portal a plan, undo plan or journal names in its META_FIELDS (None when it names none).
-    Plans of syncer 0.1 named a portal "portal <hub id>"."""
-    name, hub_id = meta.get("portal"), meta.get("hub_id")
+def planned(name: str | None, hub_id: str | None) -> Portal | None:
+    """The portal a plan, undo plan or journal names by its `portal` and `hub_id` (None when it
+    names none). Plans of syncer 0.1 named a portal "portal <hub id>"."""
     if not name:
         return None
     if name.startswith("portal ") and HUB_ID.fullmatch(name[7:]):

@@ -65,7 +65,7 @@ def push(mapping_path: str | Path, client: PortalClient, *, source: str | Path |
     results = runs.apply_plan(built, client, on_progress=on_progress, should_stop=should_stop)
     if previous is not None:
         results = runs.merge_results(previous, results)
-        results.meta["not_retried"] = built.meta.get("not_retried") or []
+        results.meta.not_retried = built.meta.not_retried or []
         report_path = report_path or retry_failed
     return _written(PushResult(built, results), report_path, errors_path, write_back)
 
@@ -83,7 +83,7 @@ def apply(plan: Plan | str | Path, client: PortalClient, *, replan: bool = False
         confirm(built)
     results = runs.apply_plan(built, client, check_stale=True, replan=replan, on_progress=on_progress,
                               should_stop=should_stop)
-    results.meta["not_restorable"] = built.meta.get("not_restorable") or []
+    results.meta.not_restorable = built.meta.not_restorable or []
     return _written(PushResult(built, results), report_path, errors_path, False)
 
 

@@ -19,9 +19,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from syncer import plan as plans, portals, tables
 from syncer.errors import InputError
-from syncer.execute import PROBLEMS, Outcome, Results, RowOutcome
+from syncer.execute import PROBLEMS, Outcome, Results, RowOutcome, RunMeta
 from syncer.mapping import Mapping, load as load_mapping
-from syncer.plan import ActionKind, Plan
+from syncer.plan import ActionKind, Plan, PlanMeta
 from syncer.values import canonical_numbers, cell_text, to_cells
 
 RESULTS_FILE_VERSION = 1
@@ -53,7 +53,7 @@ def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND, width: int | None = 
     """
     width = width or shutil.get_terminal_size((100, 24)).columns
     counts = plan.counts()
-    planned = portals.planned(plan.meta)
+    planned = portals.planned(plan.meta.portal, plan.meta.hub_id)
     lines = [f"On {planned}:"] if planned else []
     lines.append("  ".join(f"{kind} {n}" for kind, n in counts.items()))
     for kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.ARCHIVE, ActionKind.SKIP, ActionKind.ERROR):
@@ -65,7 +65,7 @@ def render_plan(plan: Plan, *, limit: int = SHOWN_PER_KIND, width: int | None = 
         lines.extend(_describe(plan, n, width) for n in numbers[:limit])
         if len(numbers) > limit:
             lines.append(f"  … and {len(numbers) - limit} more (see them all with --review review.xlsx or -o plan.json)")
-    lines.extend(f"  {message}" for message in plan.meta.get("not_retried") or [])
+    lines.extend(f"  {message}" for message in plan.meta.not_retried or [])
     lines.extend(["", *_plan_verdict(plan, counts)])
     return "\n".join(lines)
 
@@ -75,7 +75,7 @@ def _plan_verdict(plan: Plan, counts: dict[str, int]) -> list[str]:
     errors, skips = counts[ActionKind.ERROR.value], counts[ActionKind.SKIP.value]
     broken = f"{_rows(errors)} {'has' if errors == 1 else 'have'} errors"
     if plan.has_changes:
-        cost = [render_estimate(plan.meta["estimate"])] if plan.meta.get("estimate") else []
+        cost = [render_estimate(plan.meta.estimate)] if plan.meta.estimate else []
         return cost + ([f"{broken} and will not be sent (listed above): fix them in the sheet."] if errors else [])
     if errors:
         return [f"Nothing to send; {broken} (listed above): fix them in the sheet and plan again."]
@@ -138,10 +138,10 @@ def _name(prop: str) -> str:
 def _shown(plan: Plan, prop: str, value):
     """An association's target as a person knows it (the value its column holds, e.g. an email),
     or `record <id>` when the plan does not know that value; any other value as it is."""
-    link = (plan.meta.get("associations") or {}).get(prop)
+    link = plan.meta.associations.get(prop)
     if link is None or value is None or pd.isna(value) or value == "":
         return value
-    return (link.get("shown") or {}).get(value) or f"record {value}"
+    return link.shown.get(value) or f"record {value}"
 
 
 def _show(value) -> str:
@@ -219,12 +219,12 @@ class _Display:
 
     @classmethod
     def of(cls, plan: Plan) -> _Display:
-        described = plan.meta.get("display")
+        described = plan.meta.display
         if not described:
             return cls(plan, None, [], {})
         m = Mapping(object=described.get("object") or plan.object_type, id_property=plan.id_property,
-                    columns=described["columns"], path=Path(plan.meta.get("mapping") or "."),
-                    digest=plan.meta.get("mapping_digest") or "")
+                    columns=described["columns"], path=Path(plan.meta.mapping or "."),
+                    digest=plan.meta.mapping_digest or "")
         return cls(plan, m, described["properties"], {spec.property: c for c, spec in m.columns.items()})
 
     def header(self, prop: str) -> str:
@@ -238,13 +238,13 @@ class _Display:
             for column, spec in self.mapping.columns.items():
                 if spec.property in shown:
                     shown[spec.property] = natural[column]
-        for prop in shown.columns.intersection(list(self.plan.meta.get("associations") or {})):
+        for prop in shown.columns.intersection(list(self.plan.meta.associations)):
             shown[prop] = shown[prop].map(lambda value, prop=prop: _shown(self.plan, prop, value))
         return shown.map(_review_cell)
 
     def archived(self, numbers: pd.Index) -> pd.DataFrame:
         """The current values (canonical) of the records these archive actions would archive."""
-        current = (self.plan.meta.get("display") or {}).get("archived") or {}
+        current = (self.plan.meta.display or {}).get("archived") or {}
         return pd.DataFrame([current.get(r, {}) for r in self.plan.actions.loc[numbers, "record_id"]],
                             index=numbers, columns=self.plan.properties, dtype=object)
 
@@ -263,17 +263,17 @@ def _review_facts(plan: Plan, shown: _Display, digest: str) -> tuple[list, dict[
             ("object", f"{shown.mapping.object} ({plan.object_type})" if shown.mapping else plan.object_type),
             ("id property", plan.id_property + (f" (column {id_column})" if id_column else "")),
             ("mode", plan.mode.value)]
-    estimate = plan.meta.get("estimate")
+    estimate = plan.meta.estimate
     tail = [("cost", render_estimate(estimate) if estimate else None),
             ("plan", f"kept in this workbook (hidden sheet {PLAN_SHEET})"), ("plan digest", digest),
             *((item, meaning) for item, (meaning, _) in _REVIEW_LEGEND.items()),
-            *((k, str(v)) for k, v in plan.meta.items()
+            *((k, str(v)) for k, v in plan.meta.to_json().items()
               if isinstance(v, (str, int, float)) and k not in portals.META_FIELDS)]
     return head, {f"{kind} rows": n for kind, n in plan.counts().items()}, tail
 
 
-def _portal(meta: dict) -> str | None:
-    planned = portals.planned(meta)
+def _portal(meta: PlanMeta | RunMeta) -> str | None:
+    planned = portals.planned(meta.portal, meta.hub_id)
     return str(planned) if planned else None
 
 
@@ -497,7 +497,7 @@ def _approvable(frame: pd.DataFrame, numbers: pd.Index) -> pd.DataFrame:
 
 def render_results(results: Results) -> str:
     counts = "  ".join(f"{k} {n}" for k, n in results.counts().items() if n)
-    estimate = results.meta.get("estimate")
+    estimate = results.meta.estimate
     planned = f" of {estimate['total_calls']} estimated" if estimate else ""
     lines = [f"{counts}  ({results.calls} API calls{planned})"]
     unsent = [o for o in results.outcomes if o.error_category == INTERRUPTED]
@@ -515,7 +515,7 @@ def render_results(results: Results) -> str:
         lines.append(f"Stopped early: interrupted after the batches in flight; {_rows(len(unsent))} not sent "
                      f"{'is' if len(unsent) == 1 else 'are'} marked skipped ({INTERRUPTED}). Run again to send "
                      f"{'it' if len(unsent) == 1 else 'them'}.")
-    for item in results.meta.get("not_restorable") or []:
+    for item in results.meta.not_restorable or []:
         lines.append(f"  not restorable: {item['key']} ({item['record_id']}): {item['note']}")
     return "\n".join(lines)
 
@@ -533,8 +533,8 @@ def _where(outcome: RowOutcome) -> str:
 def results_document(results: Results) -> dict:
     frame = results.to_frame()
     rows = json.loads(frame.to_json(orient="records"))
-    estimate = results.meta.get("estimate")
-    return {"syncer_results": RESULTS_FILE_VERSION, **results.meta, "counts": results.counts(),
+    estimate = results.meta.estimate
+    return {"syncer_results": RESULTS_FILE_VERSION, **results.meta.to_json(), "counts": results.counts(),
             "calls": results.calls, "estimated_calls": estimate["total_calls"] if estimate else None,
             "differs_from_plan": len(results.differences), "interrupted": results.interrupted, "rows": rows}
 
@@ -545,9 +545,9 @@ def read_results(path: Path) -> Results:
     try:
         if path.suffix.lower() == ".json":
             document = json.loads(path.read_text(encoding="utf-8"))
-            rows, meta = document["rows"], {k: document[k] for k in ("mapping", "source") if k in document}
+            rows, meta = document["rows"], RunMeta(mapping=document.get("mapping"), source=document.get("source"))
         else:
-            rows, meta = tables.read(path, sheet=RESULTS_SHEET).frame.astype(object).to_dict("records"), {}
+            rows, meta = tables.read(path, sheet=RESULTS_SHEET).frame.astype(object).to_dict("records"), RunMeta()
         return Results([_outcome(line) for line in rows], meta=meta)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a results report from `syncer push --report` ({exc})") from None
@@ -571,9 +571,9 @@ def render_sync(result) -> str:
              f"marked {c['mark']} archived, conflicts {c['conflict']} ({result.calls} API calls)."]
     if result.results is not None:
         lines.append(render_results(result.results))
-        if result.results.meta.get("undo"):
-            lines.append(f"Undo plan written to {result.results.meta['undo']}; revert these writes with: "
-                         f"syncer apply {result.results.meta['undo']}")
+        if result.results.meta.undo:
+            lines.append(f"Undo plan written to {result.results.meta.undo}; revert these writes with: "
+                         f"syncer apply {result.results.meta.undo}")
     lines += [f"  {e}" for e in result.errors[:20]]
     if result.held:
         lines.append(f"Not written into {result.source.name} ({len(result.held)} cells; HubSpot keeps these values):")
@@ -621,7 +621,7 @@ def render_run(done) -> list[str]:
         retry = f" --retry-failed {done.report}" if done.report else ""
         lines.append(f"{done.failed_rows_written:,} failed row(s) written to {done.errors}; fix them there, then: "
                      f"syncer push MAPPING --source {done.errors}{retry}")
-    undo = done.results.meta.get("undo")
+    undo = done.results.meta.undo
     if undo:
         lines.append(f"Undo plan written to {undo}; revert this run with: syncer apply {undo}")
     return lines
@@ -633,10 +633,10 @@ def run_document(command: str, built: Plan | None, results: Results | None, *, e
         "syncer_output": JSON_OUTPUT_VERSION,
         "command": command,
         "exit_code": exit_code,
-        **({} if built is None else {k: built.meta.get(k) for k in portals.META_FIELDS}),
+        **({} if built is None else {"portal": built.meta.portal, "hub_id": built.meta.hub_id}),
         "plan": None if built is None else {
             "object_type": built.object_type, "mode": built.mode.value, "counts": built.counts(),
-            "has_changes": built.has_changes, "estimate": built.meta.get("estimate")},
+            "has_changes": built.has_changes, "estimate": built.meta.estimate},
         "results": None if results is None else results_document(results),
     }
 
@@ -690,22 +690,21 @@ def _problem_lines(frame: pd.DataFrame) -> pd.DataFrame:
 def _results_facts(results: Results, inputs: str) -> tuple[list, dict[str, int], list]:
     """The results' Summary: where, the rows per outcome, then the calls, the time and the failed rows' cells."""
     meta = results.meta
-    estimate = meta.get("estimate")
-    head = [("portal", _portal(meta)), ("mapping", meta.get("mapping")), ("source", meta.get("source")),
-            ("run id", meta.get("run_id"))]
+    estimate = meta.estimate
+    head = [("portal", _portal(meta)), ("mapping", meta.mapping), ("source", meta.source), ("run id", meta.run_id)]
     tail = [("API calls made", results.calls), ("API calls estimated", estimate["total_calls"] if estimate else None),
-            ("time taken", _time_taken(meta)), ("started at", meta.get("started_at")),
+            ("time taken", _time_taken(meta)), ("started at", meta.started_at),
             ("rows not as planned", len(results.differences)), ("interrupted", "yes" if results.interrupted else "no"),
             ("failed rows' cells", inputs),
-            ("undo plan", (meta["undo"] or "none: nothing was written") if "undo" in meta else None)]
+            ("undo plan", (meta.undo or "none: nothing was written") if meta.run_id else None)]
     return head, results.counts(), tail
 
 
-def _time_taken(meta: dict) -> str | None:
+def _time_taken(meta: RunMeta) -> str | None:
     """`12.3 s` from the run's start to its end, when the results know both."""
-    if not (meta.get("started_at") and meta.get("finished_at")):
+    if not (meta.started_at and meta.finished_at):
         return None
-    taken = dt.datetime.fromisoformat(meta["finished_at"]) - dt.datetime.fromisoformat(meta["started_at"])
+    taken = dt.datetime.fromisoformat(meta.finished_at) - dt.datetime.fromisoformat(meta.started_at)
     return f"{taken.total_seconds():,.1f} s"
 
 
@@ -726,13 +725,13 @@ def _input_cells(results: Results, lines: pd.DataFrame) -> tuple[pd.DataFrame | 
     it was. A line without a row (an archive) or whose key is not on its row (a ledger merged by
     --retry-failed keeps rows of an older sheet) is left out. (None, why) when there is no such sheet."""
     meta = results.meta
-    if not meta.get("source"):
+    if not meta.source:
         return None, "the run read no sheet"
-    source = Path(meta["source"])
+    source = Path(meta.source)
     try:
-        tables.check_unchanged(source, meta.get("source_digest"))
-        table = tables.read(source, sheet=meta.get("sheet"), header_row=meta.get("header_row") or 1)
-        id_column = load_mapping(meta["mapping"]).id_column if meta.get("mapping") else None
+        tables.check_unchanged(source, meta.source_digest)
+        table = tables.read(source, sheet=meta.sheet, header_row=meta.header_row or 1)
+        id_column = load_mapping(meta.mapping).id_column if meta.mapping else None
     except tables.SheetChanged:
         return None, f"{source.name} was changed since the run read it, so its rows may have moved"
     except (OSError, InputError) as exc:
@@ -776,15 +775,15 @@ def write_errors(results: Results, path: Path) -> int:
         cells = pd.DataFrame(index=failed.index)
     for column, name in zip(STATUS_COLUMNS, ("outcome", "record_id", "error_message")):
         cells[column] = failed.loc[cells.index, name]
-    tables.write(cells, path, sheet_name=_sheet_name(results.meta), header_row=results.meta.get("header_row") or 1)
+    tables.write(cells, path, sheet_name=_sheet_name(results.meta), header_row=results.meta.header_row or 1)
     return len(cells)
 
 
-def _sheet_name(meta: dict) -> str:
+def _sheet_name(meta: RunMeta) -> str:
     """The sheet an xlsx holding the source's rows needs, so the mapping reads it as it reads the
     source: the mapping's sheet when it names one (also for a CSV source), else the source's."""
-    named = load_mapping(meta["mapping"]).sheet if meta.get("mapping") else None
-    sheet = named if isinstance(named, str) else meta.get("sheet")
+    named = load_mapping(meta.mapping).sheet if meta.mapping else None
+    sheet = named if isinstance(named, str) else meta.sheet
     return sheet if isinstance(sheet, str) else "Sheet1"
 
 
@@ -824,7 +823,7 @@ def sync_document(result) -> dict:
         "held": [_cell_error(e) for e in result.held],
         "plan": None if push is None else {
             "object_type": push.object_type, "mode": push.mode.value, "counts": push.counts(),
-            "has_changes": push.has_changes, "estimate": push.meta.get("estimate")},
+            "has_changes": push.has_changes, "estimate": push.meta.estimate},
         "results": None if result.results is None else results_document(result.results),
     }
 
@@ -855,7 +854,7 @@ def render_schema_plan(plan, *, limit: int = SHOWN_PER_KIND) -> str:
     """A schema plan for people: the object, each change with its column, notes, then the API calls
     exactly as they will be sent (bodies cut at SHOWN_BODY characters). `limit=0` (-q) leaves out
     the per-change listing."""
-    planned = portals.planned(plan.meta)
+    planned = portals.planned(plan.meta.get("portal"), plan.meta.get("hub_id"))
     where = f"On {planned}:" if planned else "On the portal:"
     obj = plan.object
     if plan.creates_object:

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from syncer import execute, ownership, plan, portals, settings, talk
+from syncer import associations, execute, ownership, plan, portals, settings, talk
 from syncer.errors import InputError
-from syncer.execute import Outcome, Results, RowOutcome
+from syncer.execute import Outcome, Results, RowOutcome, RunMeta
 from syncer.jobs import find_stale, remote_frame, replan_stale, save_plan, with_estimate
-from syncer.plan import ActionKind, Mode, Plan
+from syncer.plan import ActionKind, Mode, Plan, PlanMeta
 
 if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
@@ -50,7 +50,7 @@ def apply_plan(built: Plan, client: PortalClient, *, check_stale: bool = False, 
     run made, the stale check's reads included, as the estimate does.
     """
     refuse_unsafe(built)
-    built = with_estimate(dataclasses.replace(built, meta=dict(built.meta)), stale_check=check_stale)
+    built = with_estimate(dataclasses.replace(built, meta=built.meta.copy()), stale_check=check_stale)
     recovered = recover_journals(built, client) if undo else []
     calls_before = client.calls
     conflicts: dict[int, str] = {}
@@ -73,22 +73,19 @@ def apply_plan(built: Plan, client: PortalClient, *, check_stale: bool = False, 
     finally:
         if journal is not None:
             journal.close()  # kept on an error: the next run on this mapping turns it into an undo plan
-    results.meta.update({k: built.meta[k] for k in ("mapping", "source", "source_digest", "sheet", "header_row",
-                                                    *portals.META_FIELDS) if k in built.meta})
-    results.meta.update(run_id=run_id, started_at=started_at, recovered_undo=recovered)
-    results.meta["estimate"] = built.meta.get("estimate")
+    results.meta = dataclasses.replace(RunMeta.of_plan(built.meta), run_id=run_id, started_at=started_at,
+                                       recovered_undo=recovered)
     _record_ownership(built, results)
     undo_plan = build_undo(built, results, client) if undo else None
-    results.meta["undo"] = None
     if undo_plan is not None:
-        path = undo_path(built, results.meta["run_id"])
+        path = undo_path(built, run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_plan(undo_plan, path)
-        results.meta["undo"] = str(path)
+        results.meta.undo = str(path)
     if journal is not None:
         journal.remove()  # the undo plan (or, when nothing was written, nothing) replaces it
     results.calls = client.calls - calls_before  # the stale check's reads included
-    results.meta["finished_at"] = execute.now_iso()
+    results.meta.finished_at = execute.now_iso()
     return results
 
 
@@ -102,11 +99,11 @@ def refuse_unsafe(built: Plan) -> None:
 
 
 def _record_ownership(built: Plan, results: Results) -> None:
-    portal = portals.planned(built.meta)
-    if not built.meta.get("mapping") or portal is None:
+    portal = portals.planned(built.meta.portal, built.meta.hub_id)
+    if not built.meta.mapping or portal is None:
         return
     kept = (Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED)
-    ownership.record(built.meta["mapping"], portal.key, built.object_type,
+    ownership.record(built.meta.mapping, portal.key, built.object_type,
                      synced=[o.record_id for o in results.outcomes if o.outcome in kept and o.record_id],
                      archived=[o.record_id for o in results.outcomes if o.outcome is Outcome.ARCHIVED])
 
@@ -135,7 +132,7 @@ def retry_plan(built: Plan, previous: Results) -> Plan:
     present = set(found) - {None}
     retried = built.select(keep)
     lost = [o for o in previous.problems if _outcome_identity(o) not in present]
-    retried.meta["not_retried"] = [_not_retried(o, built.id_property) for o in lost]
+    retried.meta.not_retried = [_not_retried(o, built.id_property) for o in lost]
     return with_estimate(retried)
 
 
@@ -160,7 +157,9 @@ def merge_results(previous: Results, retried: Results) -> Results:
         queue = newer.get(identity) if identity is not None else None
         merged.append(queue.popleft() if queue else outcome)
     merged.extend(outcome for queue in newer.values() for outcome in queue)
-    meta = {**previous.meta, **retried.meta, "retried_rows": len(retried.outcomes)}
+    kept = {name: value for name, value in vars(retried.meta).items()
+            if value is not None or name in RunMeta._OF_A_RUN}  # the retry's run, and its plan where it knows it
+    meta = dataclasses.replace(previous.meta, **kept, retried_rows=len(retried.outcomes))
     return Results(merged, calls=retried.calls, interrupted=retried.interrupted, meta=meta,
                    updated_at=retried.updated_at)
 
@@ -170,7 +169,7 @@ RECYCLE_BIN_DAYS = 90  # HubSpot keeps archived records restorable in the UI thi
 
 def undo_path(built: Plan, run_id: str) -> Path:
     """`undo-<run id>.json` in the state folder of the plan's mapping (settings.state_folder)."""
-    return settings.state_folder(built.meta.get("mapping")) / f"undo-{run_id}.json"
+    return settings.state_folder(built.meta.mapping) / f"undo-{run_id}.json"
 
 
 def build_undo(built: Plan, results: Results, client: PortalClient) -> Plan | None:
@@ -217,13 +216,10 @@ def build_undo(built: Plan, results: Results, client: PortalClient) -> Plan | No
         actions, after, before = (pd.concat([mine, theirs.astype(object)]) for mine, theirs in
                                   ((actions, uncertain.actions), (after, uncertain.after), (before, uncertain.before)))
         actions["row"] = actions["row"].astype("Int64")
-        notes += uncertain.meta["not_restorable"]
-    meta = {k: built.meta[k] for k in (*portals.META_FIELDS, "mapping", "associations") if k in built.meta}
-    meta.update({
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "undo_of": results.meta.get("run_id"),
-        "not_restorable": notes,
-    })
+        notes += uncertain.meta.not_restorable
+    meta = PlanMeta(created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    portal=built.meta.portal, hub_id=built.meta.hub_id, mapping=built.meta.mapping,
+                    associations=dict(built.meta.associations), undo_of=results.meta.run_id, not_restorable=notes)
     undo = Plan(built.object_type, built.id_property, built.mode, built.properties,
                 actions.reset_index(drop=True), after.reset_index(drop=True), before.reset_index(drop=True), meta)
     return with_estimate(undo, client.rate_limit)
@@ -244,8 +240,8 @@ def _uncertain_writes(built: Plan, results: Results, client: PortalClient) -> Pl
     entries = [e for kind, numbers in failed.items() if numbers for e in _journal_entries(built, kind, numbers)]
     if not entries:
         return None
-    header = _journal_header(built, results.meta.get("run_id"), results.meta.get("started_at"))
-    return _undo_of_writes(header, entries, client, undo_of=results.meta.get("run_id"))
+    header = _journal_header(built, results.meta.run_id, results.meta.started_at)
+    return _undo_of_writes(header, entries, client, undo_of=results.meta.run_id)
 
 
 def _updated_at(built: Plan, client: PortalClient, numbers: list[int]) -> dict[str, str]:
@@ -321,9 +317,9 @@ class _Journal:
 
 def _journal_header(built: Plan, run_id: str, started_at: str) -> dict:
     return {"syncer_undo_journal": JOURNAL_VERSION, "run_id": run_id, "started_at": started_at,
-            **{k: built.meta.get(k) for k in portals.META_FIELDS}, "mapping": built.meta.get("mapping"),
+            "portal": built.meta.portal, "hub_id": built.meta.hub_id, "mapping": built.meta.mapping,
             "object_type": built.object_type, "id_property": built.id_property, "mode": Mode(built.mode).value,
-            "properties": list(built.properties), "associations": built.meta.get("associations") or {}}
+            "properties": list(built.properties), "associations": associations.planned(built.meta.associations)}
 
 
 def _plain(value):
@@ -407,11 +403,10 @@ def _undo_of_writes(header: dict, entries: list[dict], client: PortalClient, *, 
                           "record_id": record.id, "updated_at": record.updated_at, "after": after, "before": before})
     if not lines and not notes:
         return None
-    meta = {**{k: header.get(k) for k in portals.META_FIELDS}, "mapping": header.get("mapping"),
-            "associations": header.get("associations") or {},
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "undo_of": undo_of, "not_restorable": notes}
-    meta = {k: v for k, v in meta.items() if v is not None}
+    meta = PlanMeta(created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    portal=header.get("portal"), hub_id=header.get("hub_id"), mapping=header.get("mapping"),
+                    associations=associations.from_planned(header.get("associations")), undo_of=undo_of,
+                    not_restorable=notes)
     undo = _plan_of_lines(header, lines, meta)
     return with_estimate(undo, client.rate_limit)
 
@@ -451,7 +446,7 @@ def _reverts(entry: dict, now: pd.Series, links: dict) -> tuple[dict, dict, list
     return after, before, changed
 
 
-def _plan_of_lines(header: dict, lines: list[dict], meta: dict) -> Plan:
+def _plan_of_lines(header: dict, lines: list[dict], meta: PlanMeta) -> Plan:
     properties = list(header["properties"])
     actions = pd.DataFrame([{c: line.get(c) for c in plan.ACTION_COLUMNS} for line in lines],
                            columns=plan.ACTION_COLUMNS).astype(object)
@@ -484,8 +479,10 @@ def recover_journals(built: Plan, client: PortalClient) -> list[str]:
             except OSError:
                 continue  # a run still writing
             header, entries = read_journal(path)
-            if (_resolved(header.get("mapping")), portals.planned(header), header.get("object_type")) != (
-                    _resolved(built.meta.get("mapping")), portals.planned(built.meta), built.object_type):
+            planned = portals.planned(header.get("portal"), header.get("hub_id"))
+            if (_resolved(header.get("mapping")), planned, header.get("object_type")) != (
+                    _resolved(built.meta.mapping), portals.planned(built.meta.portal, built.meta.hub_id),
+                    built.object_type):
                 continue
             target = path.with_suffix(".json")
             if not target.exists():

@@ -41,7 +41,7 @@ class Snapshot:
     and association pseudo-property (str or None), and target:<column> per association column.
     `meta`: since_ms, first_sync_ms (when the first sync began), mapping_digest, object_type
     {object_type_id, name, fully_qualified_name},
-    definitions (the mapped properties'), links (see sync.Link)."""
+    definitions (the mapped properties'), links (see associations.Link.cached)."""
 
     records: pd.DataFrame
     meta: dict = field(default_factory=dict)

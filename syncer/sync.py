@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from syncer import execute, jobs, mapping, merge, plan, portals, report, runs, state, tables, talk, values
+from syncer import associations, execute, jobs, mapping, merge, plan, portals, report, runs, state, tables, talk, values
 from syncer.errors import InputError
+from syncer.associations import Link
 from syncer.export import conditions, sheet_cells
 from syncer.hubspot.models import ObjectType
 
@@ -79,32 +80,6 @@ class SyncResult:
     def exit_code(self) -> int:
         failed = self.results is not None and self.results.exit_code != 0
         return 1 if len(self.conflicts) or failed or self.errors or self.held or self.sheet_changed else 0
-
-
-@dataclass(frozen=True)
-class Link:
-    """An association column as sync uses it: `name` is its pseudo-property (assoc:<column>),
-    `to_type` the target's ObjectType, `type_id` the association type, `match` the target property
-    its cells show."""
-
-    name: str
-    column: str
-    to_type: object
-    type_id: int
-    match: str
-    category: str | None = None
-
-    def described(self) -> dict:
-        """The executor's view (plan meta `associations`)."""
-        return {"to": self.to_type.object_type_id, "type_id": self.type_id, "category": self.category,
-                "column": self.column}
-
-    def cached(self) -> dict:
-        to = self.to_type
-        return {"name": self.name, "column": self.column, "type_id": self.type_id, "match": self.match,
-                "category": self.category,
-                "to": {"object_type_id": to.object_type_id, "name": to.name,
-                       "fully_qualified_name": to.fully_qualified_name}}
 
 
 @dataclass
@@ -309,11 +284,11 @@ def _read_links(client: PortalClient, object_type, link: Link, records: dict, sn
     if not records:
         return {}
     ids = {key: record.id for key, record in records.items()}
-    current = client.batch_read_associations(object_type, link.to_type, ids.values())
     before = _snapshot_links(snapshot, link)
-    targets = {key: jobs.current_target(current.get(record_id, []), link.type_id, before.get(key, (None,))[0])
-               for key, record_id in ids.items()}
-    shown = jobs.target_values(client, link.to_type, link.match, targets.values())
+    current = associations.current_targets(client, object_type, link, ids.values(),
+                                           {record_id: before.get(key, (None,))[0] for key, record_id in ids.items()})
+    targets = {key: current[record_id] for key, record_id in ids.items()}
+    shown = associations.shown_values(client, link, targets.values())
     return {key: (target, shown.get(target)) for key, target in targets.items()}
 
 
@@ -338,16 +313,8 @@ def _links(prepared: jobs.Prepared, client: PortalClient, cached: list[dict] | N
     this mapping (no call), else the target type and association type from the portal."""
     present = prepared.local.frame.columns
     if cached is not None:
-        return [Link(c["name"], c["column"], ObjectType(**c["to"]), c["type_id"], c["match"], c.get("category"))
-                for c in cached if c["name"] in present]
-    found = []
-    for spec in prepared.mapping.associations:
-        name = values.ASSOCIATION_PREFIX + spec.column
-        if name in present:
-            to_type = client.object_type(spec.to)
-            kind = client.association_spec(prepared.object_type, to_type, spec.label)
-            found.append(Link(name, spec.column, to_type, kind.type_id, spec.match, kind.category))
-    return found
+        return [Link.from_cached(c) for c in cached if c["name"] in present]
+    return associations.resolve(prepared.mapping, client, prepared.object_type, present)
 
 
 def _prepare(m: mapping.Mapping, client: PortalClient, source, snapshot, properties: list[dict] | None) -> jobs.Prepared:
@@ -490,12 +457,11 @@ def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client: PortalClien
     local = pd.concat([merged.push_local, steady[0]]) if len(steady[0]) else merged.push_local
     remote = pd.concat([merged.push_remote, steady[1]]) if len(steady[1]) else merged.push_remote
     local, remote, row_errors, pushed = _to_targets(local, remote, m.id_property, links, reads, snapshot, client)
-    meta = {"mapping": str(m.path), "source": str(prepared.table.path), "mapping_digest": m.digest,
-            **prepared.portal.meta(), "max_daily_share": m.sync.max_daily_share}
-    if links:
-        meta["associations"] = {link.name: link.described() | {"shown": _shown(link, local, remote, pushed, reads,
-                                                                                 snapshot)}
-                                for link in links}
+    meta = plan.PlanMeta(portal=prepared.portal.name, hub_id=prepared.portal.hub_id, mapping=str(m.path),
+                         mapping_digest=m.digest, source=str(prepared.table.path),
+                         max_daily_share=m.sync.max_daily_share,
+                         associations={link.name: link.showing(_shown(link, local, remote, pushed, reads, snapshot))
+                                       for link in links})
     built = plan.build(local, remote, object_type=prepared.object_type.object_type_id, id_property=m.id_property,
                        mode=mode, blank_cells="clear", row_errors=row_errors, allow_mass_archive=True, meta=meta)
     return jobs.with_estimate(built, client.rate_limit), pushed
@@ -526,15 +492,14 @@ def _to_targets(local: pd.DataFrame, remote: pd.DataFrame, id_property: str, lin
         mine = local[link.name].to_numpy(dtype=object)
         theirs = remote[link.name].reindex(keys).to_numpy(dtype=object)
         sent = ~pd.isna(mine) & merge.differs(mine, theirs)
-        found = client.batch_read(link.to_type, set(mine[sent]), id_property=link.match) if sent.any() else {}
+        found = associations.find_targets(client, link, mine[sent]) if sent.any() else {}
         targets = [current.get(key) if not pd.isna(value) else None for key, value in zip(keys, mine)]
         for position in np.flatnonzero(sent):
             row, key, value = local.index[position], keys[position], mine[position]
-            targets[position] = found[value].id if value in found else None
+            targets[position] = found.get(value)
             pushed.setdefault(link.name, {})[key] = (targets[position], value)
             if value not in found:
-                problem = f'column "{link.column}": no {link.to_type.name} record with {link.match} {value!r}'
-                row_errors[row] = f"{row_errors[row]}; {problem}" if row in row_errors else problem
+                jobs.add_row_error(row_errors, row, associations.not_found(link, value))
         local[link.name] = pd.Series(targets, index=local.index, dtype=object)
         remote[link.name] = pd.Series([current.get(k) for k in remote.index], index=remote.index, dtype=object)
     return local, remote, row_errors, pushed

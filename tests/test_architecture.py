@@ -85,3 +85,13 @@ def test_engine_functions_take_the_typed_client_and_never_guess_at_it():
         text = (PACKAGE / f"{name}.py").read_text(encoding="utf-8")
         assert "getattr(client" not in text, name
         assert "client: PortalClient" in text, name
+
+
+LINK_CALLS = ("association_spec(", "batch_read_associations(", "batch_associate(", "batch_disassociate(")
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py") if p.name != "associations.py"),
+                         ids=lambda p: p.name)
+def test_only_the_associations_module_reads_or_writes_links(path):
+    text = path.read_text(encoding="utf-8")
+    assert not [call for call in LINK_CALLS if f"client.{call}" in text]

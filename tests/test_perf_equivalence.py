@@ -30,7 +30,7 @@ def reference_build(
     max_archive_fraction: float = 1.0,
     allow_mass_archive: bool = False,
     owned: set[str] | None = None,
-    meta: dict | None = None,
+    meta: plan.PlanMeta | None = None,
 ):
     """Join local rows and remote records on the id property and decide one action per row.
 
@@ -64,7 +64,7 @@ def reference_build(
     order = np.argsort(actions["row"].fillna(np.inf).to_numpy(dtype=float), kind="stable")
     actions, after, before = (t.take(order).reset_index(drop=True) for t in (actions, after, before))
     actions["row"] = actions["row"].astype("Int64")
-    return plan.Plan(object_type, id_property, mode, properties, actions, after, before, dict(meta or {}))
+    return plan.Plan(object_type, id_property, mode, properties, actions, after, before, meta or plan.PlanMeta())
 
 
 def _key_errors(keys: pd.Series, id_property: str) -> pd.Series:
@@ -171,7 +171,7 @@ def reference_to_json(plan):
         actions.append(entry)
     document = {
         "syncer_plan": plan_module.PLAN_FILE_VERSION,
-        **{k: v for k, v in plan.meta.items() if k not in plan_module.NOT_DIGESTED},
+        **plan.meta.to_json(),
         "object_type": plan.object_type,
         "id_property": plan.id_property,
         "mode": plan.mode.value,
@@ -293,7 +293,7 @@ def test_plan_file_of_awkward_values_and_plans_made_elsewhere():
     same_file(built.select([2, 0]))
     same_file(built.select([]))
     float_rows = plan.Plan(built.object_type, built.id_property, built.mode, built.properties,
-                           built.actions.astype({"row": float}), built.after, built.before, {"portal": "x"})
+                           built.actions.astype({"row": float}), built.after, built.before, plan.PlanMeta(portal="x"))
     assert plan.to_json(float_rows) == reference_to_json(float_rows)
     same_file(float_rows)
 

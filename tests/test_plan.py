@@ -115,7 +115,7 @@ def test_batches_hold_at_most_100_actions():
 
 def test_plan_file_round_trips_and_is_versioned():
     built = build(local_rows(("A", "10", None), ("B", "25", "blue"), ("C", "1", None), (None, "1", None)),
-                  blank_cells="clear", meta={"source": "cars.csv"})
+                  blank_cells="clear", meta=plan.PlanMeta(source="cars.csv"))
     document = plan.to_json(built)
     assert document["syncer_plan"] == plan.PLAN_FILE_VERSION
     assert document["source"] == "cars.csv"
@@ -178,3 +178,30 @@ def test_each_row_follows_the_planning_rule(rows, remote, blank_cells):
         action, sent = expected_row(key, {"price": price, "color": color}, keys, theirs, blank_cells, broken)
         assert line["action"] == action, (key, rows, remote)
         assert built.changed_properties(number) == sent, (key, rows, remote)
+
+
+def test_plan_metadata_is_typed_and_keeps_fields_a_later_syncer_wrote():
+    from syncer.associations import Link
+
+    owner = Link("Owner", "0-1", 279, "HUBSPOT_DEFINED", shown={"51": "ann@example.com"})
+    meta = plan.PlanMeta(portal="sandbox", hub_id="123", source="cars.csv", associations={owner.name: owner},
+                         other={"made_by": "syncer 9"})
+    document = plan.to_json(build(local_rows(("A", "10", None)), meta=meta))
+    assert document["made_by"] == "syncer 9" and "sheet" not in document  # only what is known is written
+    assert document["associations"] == {"assoc:Owner": {"to": "0-1", "type_id": 279, "category": "HUBSPOT_DEFINED",
+                                                        "column": "Owner", "shown": {"51": "ann@example.com"}}}
+    again = plan.from_json(document)
+    assert again.meta.associations["assoc:Owner"] == owner and again.meta.associations["assoc:Owner"].shown == owner.shown
+    assert (again.meta.portal, again.meta.hub_id, again.meta.other) == ("sandbox", "123", {"made_by": "syncer 9"})
+    assert plan.to_json(again) == document
+
+
+def test_a_link_reads_back_from_each_form_it_is_kept_in():
+    from syncer.associations import Link
+
+    owner = Link("Owner", "0-1", 279, "HUBSPOT_DEFINED", "email", "contacts")
+    assert Link.from_cached(owner.cached()) == owner
+    planned = Link.from_planned(owner.name, owner.planned())
+    assert (planned.to, planned.type_id, planned.category, planned.column) == ("0-1", 279, "HUBSPOT_DEFINED", "Owner")
+    assert Link("Owner", "0-1", 279).kind == 279  # a plan from before plans carried the category: looked up
+    assert owner.kind.type_id == 279 and owner.kind.category == "HUBSPOT_DEFINED"

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import on_small_csv, sheet_rows, write_sheet
 from syncer import plan
+from syncer.associations import Link
 from syncer.errors import InputError
 from test_trust_features import cars
 
@@ -186,8 +187,9 @@ def made_plan() -> dict:
     local = pd.DataFrame({"vin": ["A", "B"], "price": ["1", "2"]}, index=[2, 3])
     remote = pd.DataFrame({"id": ["7"], "updated_at": ["t"], "price": ["5"]}, index=["B"])
     built = plan.build(local, remote, object_type="cars", id_property="vin",
-                       meta={"mapping_digest": "a" * 64, "source_digest": "b" * 64, "portal": "portal 1",
-                             "estimate": {"total_calls": 2}, "associations": {"assoc:Owner": {"type_id": 1}}})
+                       meta=plan.PlanMeta(mapping_digest="a" * 64, source_digest="b" * 64, portal="portal 1",
+                                          estimate={"total_calls": 2},
+                                          associations={"assoc:Owner": Link("Owner", "0-1", 1)}))
     return plan.to_json(built)
 
 

@@ -229,7 +229,7 @@ def test_an_option_no_cell_can_name_shows_as_its_value_and_a_column_named_like_a
                               {"name": "color", "type": "enumeration", "fieldType": "select", "options": options}]}
     local = pd.DataFrame({"vin": ["OLD1", "NEW1"], "make": [None, "Ford"], "color": ["a", "c"]}, index=[2, 3])
     remote = pd.DataFrame({"id": ["7"], "updated_at": ["t"], "make": ["Kia"], "color": ["b"]}, index=["OLD1"])
-    built = plan.build(local, remote, object_type=CARS, id_property="vin", meta={"display": display})
+    built = plan.build(local, remote, object_type=CARS, id_property="vin", meta=plan.PlanMeta(display=display))
     report.write_review(built, tmp_path / "review.xlsx")
     book = openpyxl.load_workbook(tmp_path / "review.xlsx")
     [update] = sheet_lines(book["Update"])

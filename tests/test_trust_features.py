@@ -84,7 +84,10 @@ def test_estimate_counts_batches_per_kind_and_prices_them_at_the_rate_limit(crea
     local = pd.DataFrame({"vin": [f"V{i}" for i in range(rows)], "make": "new"}, index=range(2, rows + 2))
     remote = pd.DataFrame({"id": [str(i) for i in range(updates)], "updated_at": "t", "make": "old"},
                           index=[f"V{i}" for i in range(creates, rows)])
-    meta = {"associations": {"assoc:Owner": {}}} if links else {}
+    from syncer.associations import Link
+
+    # a link planned before plans carried its category: the executor looks the type up once
+    meta = plan.PlanMeta(associations={"assoc:Owner": Link("Owner", "0-1", 1)} if links else {})
     if links:
         local["assoc:Owner"] = [str(i) for i in range(links)] + [None] * (rows - links)
         remote["assoc:Owner"] = None

@@ -73,7 +73,7 @@ def test_retry_names_a_failed_row_whose_key_left_the_sheet_and_keeps_it_failed(s
     previous = syncer.read_results(small / "report.json")
     retry = syncer.retry_plan(syncer.build_plan(mapping, client), previous)
     assert list(retry.actions["key"]) == [fixed[5]["VIN"]]
-    assert retry.meta["not_retried"] == [
+    assert retry.meta.not_retried == [
         f"row 8 ({gone}): not retried: no row of the sheet has vin '{gone}' now (deleted, or its key changed?)",
         "row 10: not retried: it had no vin value, so it cannot be found again; push without --retry-failed "
         "to send it"]
@@ -230,7 +230,7 @@ def test_undo_lists_a_planned_create_that_found_its_record_already_there(small, 
     client.batch_upsert(CARS, [{"id": key, "idProperty": "vin", "properties": {"make": "Meanwhile"}}],
                         id_property="vin")
     results = syncer.apply_plan(built, client)
-    undo = json.loads(Path(results.meta["undo"]).read_text(encoding="utf-8"))
+    undo = json.loads(Path(results.meta.undo).read_text(encoding="utf-8"))
     [kept] = undo["not_restorable"]
     assert kept["key"] == key and "planned as a create" in kept["note"]
     assert undo["counts"]["archive"] == 39  # the 39 records the run did create

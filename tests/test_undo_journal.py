@@ -105,11 +105,11 @@ def test_undo_of_a_push_under_faults_restores_the_portal_exactly(tmp_path):
         # every create landed as the run's own record, reported so, even where the retry said new: false
         created = [o for o in results.outcomes if o.action == "create"]
         assert {o.outcome.value for o in created} == {"created"}, results.counts()
-        journal = runs.journal_path(runs.undo_path(built, results.meta["run_id"]))
-        assert not journal.exists() and results.meta["undo"]
-        undo = json.loads(Path(results.meta["undo"]).read_text())
+        journal = runs.journal_path(runs.undo_path(built, results.meta.run_id))
+        assert not journal.exists() and results.meta.undo
+        undo = json.loads(Path(results.meta.undo).read_text())
         assert undo["counts"]["archive"] == GROWN - BEFORE and undo["counts"]["update"] == RELINKED
-        reverted = apply_cli(results.meta["undo"], portal)
+        reverted = apply_cli(results.meta.undo, portal)
         assert reverted.exit_code == 0, reverted.output
         assert snapshot(portal, built.properties + ["vin"]) == before
 
@@ -158,12 +158,12 @@ def test_the_journal_a_killed_push_leaves_reverts_it_and_the_next_run_names_it(t
         other.write_text("\n".join([lines[0], lines[1].replace("GROWN", "OTHER", 1)]) + "\n")
         with fast_client(portal) as client:
             nxt = syncer.apply_plan(syncer.build_plan(mapping, client, source=other), client)
-        [recovered] = nxt.meta["recovered_undo"]
+        [recovered] = nxt.meta.recovered_undo
         assert not journal.exists() and recovered == str(journal.with_suffix(".json"))
         if kill == "mid-relinks":  # every create archived, every re-link (and new price) reverted
             counts = json.loads(Path(recovered).read_text())["counts"]
             assert counts["archive"] == GROWN - BEFORE and counts["update"] == RELINKED
-        for undo in (nxt.meta["undo"], recovered):
+        for undo in (nxt.meta.undo, recovered):
             reverted = apply_cli(undo, portal)
             assert reverted.exit_code == 0, reverted.output
         assert snapshot(portal, built.properties + ["vin"]) == before
