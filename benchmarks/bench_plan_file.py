@@ -1,4 +1,4 @@
-"""Writing a plan file: `plan.dumps` (what `syncer plan -o plan.json` writes) beside a compact
+"""Writing a plan file: `planfiles.dumps` (what `syncer plan -o plan.json` writes) beside a compact
 `json.dumps` of the same document and the `indent=1` text plan files had before.
 
     python benchmarks/bench_plan_file.py                     # 1,000,000 rows, 10 properties, 10 % changed
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_plan import make_data  # noqa: E402
 
-from syncer import plan  # noqa: E402
+from syncer import plan, planfiles  # noqa: E402
 
 
 def main() -> None:
@@ -34,11 +34,11 @@ def main() -> None:
     built = plan.build(local, remote, object_type="2-3465404", id_property="vin")
     del local, remote
     start = time.perf_counter()
-    document = plan.to_json(built)
+    document = planfiles.to_json(built)
     print(f"{args.rows:,} actions, {args.properties} properties: to_json {time.perf_counter() - start:.2f} s")
     encoders = {
         "compact json.dumps": lambda: json.dumps(document, ensure_ascii=False, separators=(",", ":")),
-        "plan file (plan.document_text)": lambda: plan.document_text(document),
+        "plan file (planfiles.document_text)": lambda: planfiles.document_text(document),
         "indent=1 (before)": lambda: json.dumps(document, ensure_ascii=False, indent=1),
     }
     best = {name: float("inf") for name in encoders}
@@ -54,8 +54,8 @@ def main() -> None:
         print(f"{name:>32}: {seconds:6.2f} s  {sizes[name] / 2**20:6.1f} MiB  "
               f"{seconds / best['compact json.dumps']:.2f}x compact")
     start = time.perf_counter()
-    plan.dumps(built)
-    print(f"{'plan.dumps (to_json + text)':>32}: {time.perf_counter() - start:6.2f} s")
+    planfiles.dumps(built)
+    print(f"{'planfiles.dumps (to_json + text)':>32}: {time.perf_counter() - start:6.2f} s")
 
 
 if __name__ == "__main__":

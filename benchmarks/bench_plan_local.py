@@ -6,7 +6,7 @@ Reads bench_read's generated CSV (`--variety realistic`, made if missing) with `
 converts it with `values.canonicalize`, plans it with `plan.build` against remote records made
 from the canonical rows themselves (every row has a record, `--changed` of them with the mileage
 changed; object columns, index = the id property, as `jobs.remote_frame` gives them), and writes
-the plan file with `jobs.save_plan`. Not included: the client's batch reads and the record objects
+the plan file with `planfiles.save_plan`. Not included: the client's batch reads and the record objects
 `jobs.read_remote` builds before its frame (the portal's side). Peak = ru_maxrss of this process.
 """
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_read  # noqa: E402
 
-from syncer import jobs, plan, tables, values  # noqa: E402
+from syncer import plan, planfiles, tables, values  # noqa: E402
 
 
 def peak_mib() -> float:
@@ -59,8 +59,8 @@ def main() -> None:
     stages.append(("plan.build", time.perf_counter() - made, peak_mib()))
     written = time.perf_counter()
     out = args.workdir / "bench_plan_local.json"
-    jobs.save_plan(built, out)
-    stages.append(("jobs.save_plan", time.perf_counter() - written, peak_mib()))
+    planfiles.save_plan(built, out)
+    stages.append(("planfiles.save_plan", time.perf_counter() - written, peak_mib()))
     print(f"{args.rows:,} rows x {len(local.columns)} properties; {built!r}; plan file "
           f"{out.stat().st_size / 2**20:.0f} MiB; remote records made in {made - start - sum(s[1] for s in stages[:2]):.1f} s")
     for name, seconds, peak in stages:

@@ -8,7 +8,7 @@ it times plan.build (the baseline every run already pays), plan.estimate, runs.b
 Results in which every write succeeded, and, up to --review-rows rows, report.write_review (with
 its approve column and the plan kept inside) beside the two-pass way it was written before
 (write the sheets, load the workbook again to highlight the values sent, save), and
-report.read_review. The ratio is each stage's time over plan.build's: the trust features should
+planfiles.read_review. The ratio is each stage's time over plan.build's: the trust features should
 stay small beside planning, which itself is far below the API time.
 """
 
@@ -59,10 +59,10 @@ def review_in_two_passes(built, path):
     import pandas as pd
     from openpyxl import load_workbook
     from openpyxl.styles import PatternFill
-    from syncer import plan, report, tables
+    from syncer import plan, planfiles, report, tables
 
     changed = PatternFill("solid", fgColor="FFEB9C")
-    text = plan.dumps(built)
+    text = planfiles.dumps(built)
     facts = [("plan digest", hashlib.sha256(text.encode()).hexdigest()), *built.counts().items()]
     sheets = {"Summary": pd.DataFrame(facts, columns=["item", "value"])}
     for kind in plan.ActionKind:
@@ -93,7 +93,7 @@ def main() -> None:
     global REPEAT
     REPEAT = max(args.repeat, 1)
 
-    from syncer import plan, report, runs
+    from syncer import plan, planfiles, report, runs
     from syncer.hubspot import HubSpotClient
     from syncer.hubspot.models import RateLimit
 
@@ -115,7 +115,7 @@ def main() -> None:
             _, after = timed("report.write_review", lambda: report.write_review(built, Path(folder) / "review.xlsx"),
                              base)
             print(f"  write_review: {before / after:.1f}x faster than before")
-            _, read = timed("report.read_review", lambda: report.read_review(Path(folder) / "review.xlsx"), base)
+            _, read = timed("planfiles.read_review", lambda: planfiles.read_review(Path(folder) / "review.xlsx"), base)
 
 
 if __name__ == "__main__":

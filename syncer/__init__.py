@@ -22,17 +22,17 @@ _EXPORTS = {
     # plan, push, apply
     "Outcome": "syncer.execute", "Results": "syncer.execute", "RowOutcome": "syncer.execute",
     "RunMeta": "syncer.execute", "PlanMeta": "syncer.plan", "Link": "syncer.associations",
-    "apply_plan": "syncer.runs", "build_plan": "syncer.jobs", "load_plan": "syncer.jobs", "prepare": "syncer.jobs",
-    "save_plan": "syncer.jobs", "write_back": "syncer.jobs",
+    "apply_plan": "syncer.runs", "build_plan": "syncer.jobs", "load_plan": "syncer.planfiles", "prepare": "syncer.jobs",
+    "save_plan": "syncer.planfiles", "write_back": "syncer.jobs",
     "ActionKind": "syncer.plan", "Mode": "syncer.plan", "Plan": "syncer.plan", "estimate": "syncer.plan",
-    "read_results": "syncer.report", "read_review": "syncer.report", "render_estimate": "syncer.report",
+    "read_results": "syncer.report", "read_review": "syncer.planfiles", "render_estimate": "syncer.report",
     "render_plan": "syncer.report", "render_results": "syncer.report", "results_document": "syncer.report",
     "write_results": "syncer.report", "write_review": "syncer.report", "write_errors": "syncer.report",
     # operator trust: cost, approval, retry, undo
     "RowsFailed": "syncer.execute",
     "build_undo": "syncer.runs", "check_portal": "syncer.jobs", "find_stale": "syncer.jobs",
     "merge_results": "syncer.runs", "over_budget": "syncer.jobs", "retry_plan": "syncer.runs",
-    "undo_path": "syncer.runs", "with_estimate": "syncer.jobs",
+    "undo_path": "syncer.runs", "with_estimate": "syncer.plan",
     # push and apply as one call each, like export and sync
     "push": "syncer.push", "apply": "syncer.push", "PushResult": "syncer.push",
     # export and two-way sync
@@ -49,13 +49,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, _EXPORTS
     from syncer.associations import Link
     from syncer.execute import Outcome, Results, RowOutcome, RowsFailed, RunMeta
     from syncer.export import ExportSummary, export
-    from syncer.jobs import (build_plan, check_portal, find_stale, load_plan, over_budget, prepare, save_plan,
-                             with_estimate, write_back)
+    from syncer.jobs import build_plan, check_portal, find_stale, over_budget, prepare, write_back
     from syncer.mapping import Mapping, json_schema as mapping_schema, load as load_mapping
-    from syncer.plan import ActionKind, Mode, Plan, PlanMeta, estimate
+    from syncer.plan import ActionKind, Mode, Plan, PlanMeta, estimate, with_estimate
+    from syncer.planfiles import load_plan, read_review, save_plan
     from syncer.push import PushResult, apply, push
     from syncer.runs import apply_plan, build_undo, merge_results, retry_plan, undo_path
-    from syncer.report import (read_results, read_review, render_estimate, render_plan, render_results,
+    from syncer.report import (read_results, render_estimate, render_plan, render_results,
                                render_schema_plan, results_document, write_errors, write_results, write_review)
     from syncer.schema import SchemaPlan, infer as infer_property
     from syncer.schema_jobs import SchemaResults, apply_schema, load_schema_plan, plan_schema, save_schema_plan

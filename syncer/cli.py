@@ -597,8 +597,9 @@ def plan_command(mapping_file, source, mode, allow_mass_archive, archive_unowned
     Exit 0, or 1 when rows have errors (they would not be sent); see --detailed-exitcode.
     """
     from syncer import report
-    from syncer.jobs import build_plan, save_plan
-    from syncer.plan import ActionKind, to_json as plan_to_json
+    from syncer.jobs import build_plan
+    from syncer.plan import ActionKind
+    from syncer.planfiles import save_plan, to_json as plan_to_json
 
     if out == "-":  # the plan file's document on stdout: --json's, which `syncer apply` reads too
         out, as_json = None, True
@@ -664,7 +665,7 @@ def apply_command(plan_file, yes, accept_cost, report_path, as_json, replan, bas
 
     Records changed in HubSpot since the plan was made are reported as conflicts.
     """
-    from syncer.jobs import load_plan
+    from syncer.planfiles import load_plan
     from syncer.push import apply
 
     built = load_plan(plan_file)

@@ -14,7 +14,6 @@ A scheduler (cron, Airflow, Dagster) calls these exactly as the CLI does:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 from syncer import associations, mapping, ownership, plan, portals, report, tables, talk, values
 from syncer.errors import InputError, PortalError
 from syncer.execute import Results
-from syncer.plan import ActionKind, Mode, Plan, PlanMeta
+from syncer.plan import ActionKind, Mode, Plan, PlanMeta, with_estimate
 
 if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
@@ -160,15 +159,6 @@ def _describe_archived(built: Plan, remote: pd.DataFrame) -> None:
     built.meta.display["archived"] = {
         record_id: {p: v for p, v in zip(built.properties, line) if not pd.isna(v)}
         for record_id, line in zip(keys["record_id"], current.to_numpy(dtype=object))}
-
-
-def with_estimate(built: Plan, rate_limit=None, *, stale_check: bool = False) -> Plan:
-    """Store plan.estimate in the plan's meta; without `rate_limit`, at the one it was made with.
-    `stale_check`: the plan will be applied as a saved one, reading its records first."""
-    if rate_limit is None:
-        rate_limit = (built.meta.estimate or {}).get("rate_limit")
-    built.meta.estimate = plan.estimate(built, rate_limit, stale_check=stale_check)
-    return built
 
 
 def _plan_associations(prepared: Prepared, client: PortalClient, local: pd.DataFrame, remote: pd.DataFrame,
@@ -341,39 +331,6 @@ def replan_stale(built: Plan, stale: dict, client: PortalClient) -> Plan:
             ActionKind.UPDATE.value if changed else ActionKind.UNCHANGED.value, record.id, record.updated_at]
     return Plan(built.object_type, built.id_property, built.mode, built.properties, actions, after,
                 built.before, built.meta.copy())
-
-
-def skip_actions(built: Plan, numbers, why: str) -> Plan:
-    """The same plan with some actions turned into skips (sent nothing, reported with `why`)."""
-    actions, after, before = built.actions.copy(), built.after.copy(), built.before.copy()
-    actions.loc[numbers, "action"] = ActionKind.SKIP.value
-    actions.loc[numbers, "message"] = why
-    after.loc[numbers] = None
-    before.loc[numbers] = None
-    return Plan(built.object_type, built.id_property, built.mode, built.properties, actions, after, before,
-                built.meta.copy())
-
-
-def load_plan(path: str | Path) -> Plan:
-    """A plan file, or a review workbook's plan restricted to the rows still approved (see
-    report.read_review). Its estimate counts the reads of apply_plan's stale check."""
-    path = Path(path)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        document, approved = report.read_review(path)
-        built = plan.from_json(document, source=str(path))
-        declined = built.actions.index[built.actions["action"].isin([k.value for k in plan.WRITES])
-                                       & ~built.actions.index.isin(approved)]
-        return with_estimate(skip_actions(built, declined, f"not approved in {path.name}"), stale_check=True)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the plan file ({exc})") from None
-    return with_estimate(plan.from_json(document, source=str(path)), stale_check=True)
-
-
-def save_plan(built: Plan, path: str | Path) -> None:
-    """Write the plan file whole or not at all, fsynced, keeping an existing file's mode (tables.atomic_write)."""
-    tables.atomic_write(path, plan.dumps(built))
 
 
 # --- write-back --------------------------------------------------------------------------------

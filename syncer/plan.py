@@ -12,8 +12,6 @@ shows exactly what a real run sends. Its tables are wide and aligned on one inde
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -32,7 +30,6 @@ BATCH_SIZE = 100  # HubSpot's limit on inputs per batch call
 # Rows of one kind the executor sends per step; it checks for a stop request and links the
 # step's associations between steps, so the estimate counts association calls per step too.
 STEP_INPUTS = 1000
-PLAN_FILE_VERSION = 1
 ACTION_COLUMNS = ["row", "key", "action", "record_id", "updated_at", "message"]
 
 
@@ -162,6 +159,16 @@ class Plan:
         after = self.after.loc[number]
         sent = after[after.notna()]
         return {prop: (_value(self.before.at[number, prop]), value) for prop, value in sent.items()}
+
+    def skipping(self, numbers, why: str) -> Plan:
+        """The same plan with some actions turned into skips (sent nothing, reported with `why`)."""
+        actions, after, before = self.actions.copy(), self.after.copy(), self.before.copy()
+        actions.loc[numbers, "action"] = ActionKind.SKIP.value
+        actions.loc[numbers, "message"] = why
+        after.loc[numbers] = None
+        before.loc[numbers] = None
+        return Plan(self.object_type, self.id_property, self.mode, self.properties, actions, after, before,
+                    self.meta.copy())
 
     def select(self, numbers) -> Plan:
         """The same plan restricted to some action numbers (an approval, a retry, a replan)."""
@@ -505,160 +512,19 @@ def _limit_fields(rate_limit) -> dict:
             ("max_per_interval", "interval_ms", "daily", "daily_remaining")}
 
 
-# --- plan files --------------------------------------------------------------------------------
-
-PLAN_CHANGED = "the plan was changed after it was made: plan again"
-# The parts of a plan file its digest names when one changed: the fields each covers. Every other
-# field (created_at, undo_of, not_restorable, the version, …) is covered as "other".
-DIGEST_PARTS = {
-    "actions": ("actions", "counts"),
-    "target": ("object_type", "id_property", "mode", "properties", "portal", "hub_id"),
-    "associations": ("associations",),
-    "estimate": ("estimate", "max_daily_share"),
-    "mapping and source": ("mapping", "mapping_digest", "source", "source_digest", "sheet", "header_row"),
-}
-# Not part of the plan: the digest itself, and the fields `syncer plan --json` adds around it.
-NOT_DIGESTED = ("digest", "syncer_output", "command", "exit_code")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+SHA256_TEXT = re.compile(r"[0-9a-f]{64}")
 
 
-def to_json(plan: Plan) -> dict:
-    """The plan as a versioned JSON document (`syncer plan -o plan.json`), with its `digest`."""
-    # Column by column, then the cells each action sends: a loop over rows and properties would
-    # touch every cell of the plan's wide tables, most of them empty.
-    lines = zip(_rows(plan.actions["row"]), _cells(plan.actions["key"]), plan.actions["action"].tolist(),
-                _cells(plan.actions["record_id"]), _cells(plan.actions["updated_at"]))
-    actions = [{"row": row, "key": key, "action": action, "record_id": record_id, "updated_at": updated_at}
-               for row, key, action, record_id, updated_at in lines]
-    for position, message in enumerate(_cells(plan.actions["message"])):
-        if message is not None:
-            actions[position]["message"] = message
-    after = plan.after.to_numpy(dtype=object)
-    rows, columns = np.nonzero(~pd.isna(after))  # the cells sent, row by row in property order
-    sent = after[rows, columns].tolist()
-    replaced = plan.before.to_numpy(dtype=object)[rows, columns]
-    replaced = np.where(pd.isna(replaced), None, replaced).tolist()
-    for row, column, value, old in zip(rows.tolist(), columns.tolist(), sent, replaced):
-        changes = actions[row].get("changes")
-        if changes is None:
-            changes = actions[row]["changes"] = {}
-        changes[plan.properties[column]] = {"before": old, "after": value}
-    document = {
-        "syncer_plan": PLAN_FILE_VERSION,
-        **plan.meta.to_json(),
-        "object_type": plan.object_type,
-        "id_property": plan.id_property,
-        "mode": plan.mode.value,
-        "properties": plan.properties,
-        "counts": plan.counts(),
-        "actions": actions,
-    }
-    document["digest"] = digest(document)
-    return document
-
-
-def _cells(column: pd.Series) -> list:
-    """The column's values as Python objects (as iterating it gives them), None for missing ones."""
-    values = column.tolist()
-    for position in np.flatnonzero(column.isna().to_numpy()).tolist():
-        values[position] = None
-    return values
-
-
-def _rows(column: pd.Series) -> list:
-    """Sheet row numbers as int, None for an archive's."""
-    return [None if row is None else int(row) for row in _cells(column)]
-
-
-def digest(document: dict) -> dict:
-    """The SHA-256 of a plan document: `parts`, one digest per DIGEST_PARTS entry (and "other"),
-    each over its fields as canonical JSON (keys sorted, no spaces, ASCII only), and `sha256` over
-    the parts. Every field but NOT_DIGESTED is covered, so any edit changes `sha256`; `parts` only
-    names where. It detects edits, not a forger who recomputes it: from_json's other checks hold
-    without it."""
-    part_of = {name: part for part, names in DIGEST_PARTS.items() for name in names}
-    fields: dict[str, dict] = {part: {} for part in [*DIGEST_PARTS, "other"]}
-    for name, value in document.items():
-        if name not in NOT_DIGESTED:
-            fields[part_of.get(name, "other")][name] = value
-    parts = {part: _sha256(values) for part, values in fields.items()}
-    return {"sha256": _sha256(parts), "parts": parts}
-
-
-def _sha256(value) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
-def from_json(document: dict, source: str = "plan file") -> Plan:
-    """Read back a plan written by to_json, refusing versions this syncer does not know, and a plan
-    changed since it was made (see check_digest and problems)."""
-    version = document.get("syncer_plan") if isinstance(document, dict) else None
-    if version != PLAN_FILE_VERSION:
-        raise InputError(f"{source}: not a syncer plan file of version {PLAN_FILE_VERSION} "
-                         f"(found {version!r}); make it again with `syncer plan -o`")
-    try:
-        properties = list(document["properties"])
-        entries = document["actions"]
-        _check_cells(entries)
-        actions = pd.DataFrame([{c: e.get(c) for c in ACTION_COLUMNS} for e in entries],
-                               columns=ACTION_COLUMNS)
-        after = pd.DataFrame(None, index=actions.index, columns=properties, dtype=object)
-        before = after.copy()
-        for number, entry in enumerate(entries):
-            for prop, change in (entry.get("changes") or {}).items():
-                if prop not in after.columns:
-                    raise ValueError(f"action {number} changes {prop!r}, not one of the plan's properties")
-                if not isinstance(change["after"], str) or not isinstance(change["before"], (str, type(None))):
-                    raise ValueError(f"action {number} changes {prop!r} to or from a value that is not text")
-                after.at[number, prop] = change["after"]
-                before.at[number, prop] = change["before"]
-        actions["row"] = actions["row"].astype("Int64")
-        actions = actions.astype({c: object for c in ACTION_COLUMNS if c != "row"})
-        meta = PlanMeta.from_json({k: v for k, v in document.items()
-                                   if k not in ("syncer_plan", "object_type", "id_property", "mode", "properties",
-                                                "counts", "actions", *NOT_DIGESTED)})
-        built = Plan(document["object_type"], document["id_property"], Mode(document["mode"]),
-                     properties, actions, after, before, meta)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(document.get("digest"), dict):
-            check_digest(document, source)  # an edit that broke the plan is named as an edit
-        raise InputError(f"{source}: the plan file is damaged ({exc}); make it again with `syncer plan -o`") from None
-    check_digest(document, source)
-    found = problems(built)
-    if found:
-        raise InputError(f"{source}: {PLAN_CHANGED} ({'; '.join(found)})")
+def with_estimate(built: Plan, rate_limit=None, *, stale_check: bool = False) -> Plan:
+    """Store estimate() in the plan's meta; without `rate_limit`, at the one it was made with.
+    `stale_check`: the plan will be applied as a saved one, reading its records first."""
+    if rate_limit is None:
+        rate_limit = (built.meta.estimate or {}).get("rate_limit")
+    built.meta.estimate = estimate(built, rate_limit, stale_check=stale_check)
     return built
 
 
-def _check_cells(entries: list[dict]) -> None:
-    """Raise ValueError unless every action's field is what to_json writes: text or null (the row:
-    a whole number or null)."""
-    for number, entry in enumerate(entries):
-        row = entry.get("row")
-        if row is not None and type(row) is not int:
-            raise ValueError(f"action {number}: the row {row!r} is not a whole number")
-        for column in ACTION_COLUMNS[1:]:
-            value = entry.get(column)
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f"action {number}: the {column} {value!r} is not text")
-
-
-def check_digest(document: dict, source: str = "plan file") -> None:
-    """Refuse a plan document whose digest is missing or is not the one its content has."""
-    stored = document.get("digest")
-    stored_sha = stored.get("sha256") if isinstance(stored, dict) else None
-    if not isinstance(stored_sha, str) or not _SHA256.fullmatch(stored_sha):
-        raise InputError(f"{source}: {PLAN_CHANGED} (it carries no plan digest: it was made by a syncer "
-                         "before plans had one, or the digest was removed)")
-    found = digest(document)
-    if found["sha256"] == stored_sha:
-        return
-    stored_parts = stored.get("parts") if isinstance(stored.get("parts"), dict) else {}
-    changed = [part for part, sha in found["parts"].items() if stored_parts.get(part) != sha]
-    named = changed and len(changed) < len(found["parts"])
-    raise InputError(f"{source}: {PLAN_CHANGED} ("
-                     + (f"changed: {', '.join(changed)}" if named else "its digest differs") + ")")
+# --- a plan's own checks -------------------------------------------------------------------
 
 
 def problems(plan: Plan) -> list[str]:
@@ -692,32 +558,10 @@ def problems(plan: Plan) -> list[str]:
                          + (", …" if len(numbers) > 5 else "") + ")" + _more(repeated.nunique(), "value"))
     for name in ("mapping_digest", "source_digest"):
         value = getattr(plan.meta, name)
-        if value is not None and not (isinstance(value, str) and _SHA256.fullmatch(value) and value.strip("0")):
+        if value is not None and not (isinstance(value, str) and SHA256_TEXT.fullmatch(value) and value.strip("0")):
             found.append(f"{name} {value!r} is not the SHA-256 of a file")
     return found
 
 
 def _more(count: int, what: str = "action") -> str:
     return f" (and {count - 1} more {what}{'' if count == 2 else 's'} like it)" if count > 1 else ""
-
-
-def dumps(plan: Plan) -> str:
-    """The plan file's text: one field per line and one action per line, so it reads in an editor,
-    diffs line by line and `jq` reads it. Each action is written by json's C encoder; `indent`
-    would send the whole document through the pure-Python one, several times slower."""
-    return document_text(to_json(plan))
-
-
-def document_text(document: dict) -> str:
-    """A plan document as dumps writes it."""
-    fields = []
-    for name, value in document.items():
-        if name == "actions" and value:
-            # Every action starts with its "row" key, and `,{"` never occurs inside a JSON string
-            # (the quote would be escaped), so this finds exactly the joints between actions.
-            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-            text = "[\n  " + text[1:-1].replace('},{"row":', '},\n  {"row":') + "\n ]"
-        else:
-            text = json.dumps(value, ensure_ascii=False, indent=1).replace("\n", "\n ")
-        fields.append(f" {json.dumps(name, ensure_ascii=False)}: {text}")
-    return "{\n" + ",\n".join(fields) + "\n}"

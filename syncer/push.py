@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncer import jobs, report, runs
+from syncer import jobs, planfiles, report, runs
 from syncer.errors import InputError
 from syncer.execute import Progress, Results
 from syncer.plan import Plan
@@ -75,9 +75,9 @@ def apply(plan: Plan | str | Path, client: PortalClient, *, replan: bool = False
           on_progress: Callable[[Progress], None] | None = None,
           should_stop: Callable[[], bool] = lambda: False) -> PushResult:
     """Apply a saved plan, a review workbook's approved rows or an undo plan exactly (a path is read
-    and checked by jobs.load_plan), on the portal it was made for (exit 3 otherwise): records changed
+    and checked by planfiles.load_plan), on the portal it was made for (exit 3 otherwise): records changed
     in HubSpot since it was made end as conflicts, or are planned again with `replan`."""
-    built = plan if isinstance(plan, Plan) else jobs.load_plan(plan)
+    built = plan if isinstance(plan, Plan) else planfiles.load_plan(plan)
     jobs.check_portal(built, client)
     if confirm is not None:
         confirm(built)

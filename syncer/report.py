@@ -17,7 +17,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from syncer import plan as plans, portals, tables
+from syncer import planfiles, portals, tables
+from syncer.planfiles import APPROVE, PLAN_SHEET
 from syncer.errors import InputError
 from syncer.execute import PROBLEMS, Outcome, Results, RowOutcome, RunMeta
 from syncer.mapping import Mapping, load as load_mapping
@@ -26,7 +27,6 @@ from syncer.values import canonical_numbers, cell_text, to_cells
 
 RESULTS_FILE_VERSION = 1
 JSON_OUTPUT_VERSION = 1  # of the documents `--json` prints; see syncer/schemas/output.schema.json
-APPROVE = "approve"
 SHOWN_PER_KIND = 20  # lines of detail per action kind on a terminal before condensing
 INTERRUPTED = "INTERRUPTED"  # the error category of rows a stopped run did not send (execute.apply)
 
@@ -154,8 +154,6 @@ def _show(value) -> str:
 
 # --- review workbook ----------------------------------------------------------------------------
 
-PLAN_SHEET = "syncer_plan"  # very hidden: the plan itself, so the workbook travels alone
-PLAN_CHUNK = 32_000  # characters per cell, under Excel's limit of 32,767
 _REVIEW_FIXED = ("row", "key", "record_id", APPROVE, "plan_action")
 BEFORE, AFTER = " (before)", " (after)"  # an Update sheet's headers: the sheet's column and one of these
 _CLEARED_FILL = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
@@ -184,10 +182,7 @@ def write_review(plan: Plan, path: Path) -> None:
     saving the whole workbook again, which took most of the time.
     """
     path = Path(path)
-    text = json.dumps(plans.to_json(plan), ensure_ascii=False, separators=(",", ":"))
-    # Excel and calamine read `_xHHHH_` in a cell as an escaped character; spelling every "_x" as
-    # JSON's \u005fx (an "_" can only stand inside a JSON string) keeps the text, and its digest, intact.
-    text = text.replace("_x", "\\u005fx")
+    text = planfiles.review_text(plan)
     shown = _Display.of(plan)
     with tables.SheetWriter(path) as writer:
         summary = _write_summary(writer, *_review_facts(plan, shown, hashlib.sha256(text.encode()).hexdigest()),
@@ -201,7 +196,7 @@ def write_review(plan: Plan, path: Path) -> None:
                 writer.write(frame)
                 _mark_review_columns(writer.worksheet, frame, kind)
         writer.sheet(PLAN_SHEET, [PLAN_SHEET])
-        writer.write(pd.DataFrame({PLAN_SHEET: [text[i:i + PLAN_CHUNK] for i in range(0, len(text), PLAN_CHUNK)]}))
+        writer.write(pd.DataFrame({PLAN_SHEET: planfiles.review_chunks(text)}))
         writer.worksheet.sheet_state = "veryHidden"  # never shown in Excel's unhide list
 
 
@@ -326,124 +321,6 @@ def _mark_review_columns(ws, frame: pd.DataFrame, kind: ActionKind) -> None:
             ws.conditional_formatting.add(cells, FormulaRule(formula=[cleared], fill=_CLEARED_FILL))
             ws.conditional_formatting.add(cells, sent)
             ws.conditional_formatting.add(f"{before}2:{before}{bottom}", FormulaRule(formula=[cleared], font=_CLEARED_FONT))
-
-
-def read_review(path: Path) -> tuple[dict, set[int]]:
-    """The plan document a review workbook was made with, and the action numbers still marked yes.
-
-    The plan comes from the workbook's hidden sheet, or, for a workbook made before it kept one,
-    from the plan file named on its Summary sheet; either must match the digest there. Read through
-    tables, which checks the file as any workbook (encrypted, corrupt, a zip bomb) before reading.
-    """
-    path = Path(path)
-    try:
-        sheets = tables.read_workbook_rows(path)
-    except InputError as exc:
-        raise InputError(f"{path}: cannot read the review workbook ({str(exc).split(': ', 1)[-1]})") from None
-    facts = {line[0]: line[1] for line in sheets.get("Summary", [])[1:] if len(line) >= 2}
-    text = _plan_file_text(path, facts) if "plan file" in facts else _kept_plan(sheets)
-    document = _checked_plan(path, facts, text)
-    actions = document.get("actions") if isinstance(document, dict) else None
-    actions = actions if isinstance(actions, list) else []
-    approved = set()
-    for kind in plans.WRITES:
-        name = kind.value.capitalize()
-        if name in sheets:
-            approved |= _approved_rows(path, name, sheets[name], actions, kind)
-    return document, approved
-
-
-def _kept_plan(sheets: dict[str, list[list]]) -> str | None:
-    """The plan JSON from the hidden sheet's chunks; None for a workbook without that sheet."""
-    if PLAN_SHEET not in sheets:
-        return None
-    return "".join(str(line[0]) for line in sheets[PLAN_SHEET][1:] if line)  # under its header
-
-
-def _plan_file_text(path: Path, facts: dict) -> str:
-    """The plan of a workbook made before the plan was kept inside: the file named on Summary."""
-    plan_file = path.parent / str(facts["plan file"])
-    try:
-        return plan_file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the plan it was made with, {plan_file} ({exc.strerror}); "
-                         "keep the two files together") from None
-
-
-def _checked_plan(path: Path, facts: dict, text: str | None) -> dict:
-    """The plan document, refused unless its digest is the one on the Summary sheet."""
-    if "plan digest" not in facts or text is None:
-        raise InputError(f"{path}: not a review workbook from `syncer plan --review` (no plan digest on "
-                         f"Summary, or no {PLAN_SHEET} sheet)")
-    where = facts.get("plan file") or f"the plan kept in its hidden sheet {PLAN_SHEET}"
-    if hashlib.sha256(text.encode()).hexdigest() != facts["plan digest"]:
-        raise InputError(f"{path}: {where} is not the plan this workbook was made with (digest differs); "
-                         "make the review again")
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise InputError(f"{path}: {where} is damaged; make the review again") from None
-
-
-def _approved_rows(path: Path, sheet: str, rows: list[list], actions: list, kind: ActionKind) -> set[int]:
-    """The plan_action numbers marked yes on one sheet. Every row's plan_action must be one of the
-    plan's actions of this sheet's kind, on one row only, and that action's key and record id must
-    be the row's own: a row cannot carry another row's approval."""
-    header = list(rows[0]) if rows else []
-    missing = [c for c in ("key", "record_id", APPROVE, "plan_action") if c not in header]
-    if missing:
-        raise InputError(f'{path}, sheet "{sheet}": the "{missing[0]}" column is missing; make the review again')
-    approve, number, key, record = (header.index(c) for c in (APPROVE, "plan_action", "key", "record_id"))
-    numbers = {n for n, a in enumerate(actions) if isinstance(a, dict) and a.get("action") == kind.value}
-    found, seen = set(), {}
-    for line, values in enumerate(rows[1:], start=2):
-        values = list(values) + [""] * (len(header) - len(values))
-        if all(_cell_text(v) is None for v in values):
-            continue  # an empty line left in the sheet
-        mark = str(values[approve] or "").strip().lower()
-        if mark not in ("yes", "y", "no", "n", ""):
-            raise InputError(f'{path}, sheet "{sheet}", row {line}, column "{APPROVE}": '
-                             f"{values[approve]!r} is neither yes nor no")
-        action = _plan_action(path, sheet, line, values[number], numbers)
-        _check_row_is_its_action(path, sheet, line, action, actions[action], values[key], values[record])
-        if action in seen:
-            raise InputError(f'{path}, sheet "{sheet}": rows {seen[action]} and {line} both carry plan_action '
-                             f"{action}; keep the column as written, or make the review again")
-        seen[action] = line
-        if mark in ("yes", "y"):
-            found.add(action)
-    return found
-
-
-def _check_row_is_its_action(path: Path, sheet: str, line: int, number: int, action: dict, key, record_id) -> None:
-    """Refuse a row whose plan_action names the action of another key or record (rows swapped, or
-    plan_action edited), before anything is sent."""
-    for field, cell, name in (("key", key, "key"), ("record_id", record_id, "record")):
-        planned, shown = action.get(field), _cell_text(cell)
-        if planned != shown:
-            raise InputError(f'{path}, sheet "{sheet}", row {line}: plan_action {number} is the action of {name} '
-                             f"{planned!r}, not {shown!r}; keep the column as written, or make the review again")
-
-
-def _cell_text(value) -> str | None:
-    """A review cell as the plan writes its value: text, None for a blank; a whole number as digits."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _plan_action(path: Path, sheet: str, line: int, value, numbers: set[int]) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not number.is_integer() or int(number) not in numbers:
-        shown = "a blank" if value in ("", None) else repr(int(number) if number.is_integer() else value)
-        raise InputError(f'{path}, sheet "{sheet}", row {line}, column "plan_action": {shown} is not one of '
-                         f"this sheet's plan actions; keep the column as written, or make the review again")
-    return int(number)
 
 
 def _action_frame(plan: Plan, kind: ActionKind, numbers: pd.Index, shown: _Display) -> pd.DataFrame:

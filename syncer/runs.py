@@ -23,8 +23,9 @@ import pandas as pd
 from syncer import associations, execute, ownership, plan, portals, settings, talk
 from syncer.errors import InputError
 from syncer.execute import Outcome, Results, RowOutcome, RunMeta
-from syncer.jobs import find_stale, remote_frame, replan_stale, save_plan, with_estimate
-from syncer.plan import ActionKind, Mode, Plan, PlanMeta
+from syncer.jobs import find_stale, remote_frame, replan_stale
+from syncer.planfiles import save_plan
+from syncer.plan import ActionKind, Mode, Plan, PlanMeta, with_estimate
 
 if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
@@ -91,7 +92,7 @@ def apply_plan(built: Plan, client: PortalClient, *, check_stale: bool = False, 
 
 def refuse_unsafe(built: Plan) -> None:
     """apply_plan's check before sending, for a plan built in Python as for one read from a file
-    (plan.from_json checks its digest too): a write its mode never makes, a key or record written
+    (planfiles.from_json checks its digest too): a write its mode never makes, a key or record written
     twice, a write without its key or record id stop the run with nothing sent."""
     found = plan.problems(built)
     if found:

@@ -464,7 +464,7 @@ def _push_plan(merged: merge.Merge, prepared: jobs.Prepared, client: PortalClien
                                        for link in links})
     built = plan.build(local, remote, object_type=prepared.object_type.object_type_id, id_property=m.id_property,
                        mode=mode, blank_cells="clear", row_errors=row_errors, allow_mass_archive=True, meta=meta)
-    return jobs.with_estimate(built, client.rate_limit), pushed
+    return plan.with_estimate(built, client.rate_limit), pushed
 
 
 def _shown(link: Link, local: pd.DataFrame, remote: pd.DataFrame, pushed: dict, reads: _Reads, snapshot) -> dict:

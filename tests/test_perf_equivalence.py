@@ -12,6 +12,7 @@ import pytest
 
 from syncer import plan
 from syncer import plan as plan_module
+from syncer import planfiles
 from syncer.errors import InputError
 
 # --- the planner -------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def reference_to_json(plan):
             entry["changes"] = changes
         actions.append(entry)
     document = {
-        "syncer_plan": plan_module.PLAN_FILE_VERSION,
+        "syncer_plan": planfiles.PLAN_FILE_VERSION,
         **plan.meta.to_json(),
         "object_type": plan.object_type,
         "id_property": plan.id_property,
@@ -179,7 +180,7 @@ def reference_to_json(plan):
         "counts": plan.counts(),
         "actions": actions,
     }
-    document["digest"] = plan_module.digest(document)
+    document["digest"] = planfiles.digest(document)
     return document
 
 
@@ -195,7 +196,7 @@ def same_plan(local, remote, **options):
     for name in ("actions", "after", "before"):
         pd.testing.assert_frame_equal(getattr(built, name), getattr(expected, name), obj=name)
     assert built.properties == expected.properties
-    assert plan.to_json(built) == reference_to_json(expected)
+    assert planfiles.to_json(built) == reference_to_json(expected)
     same_file(built)
     return built
 
@@ -278,12 +279,12 @@ def test_planner_agrees_on_a_larger_random_sheet():
 
 def same_file(built):
     """The plan file holds the document the reference wrote (indent=1), and reads back the same."""
-    text = plan.dumps(built)
+    text = planfiles.dumps(built)
     document = reference_to_json(built)
     assert json.loads(text) == json.loads(json.dumps(document, ensure_ascii=False, indent=1))
     assert text.count("\n") >= len(document["actions"])  # one action per line at least
     if not plan.problems(built):  # from_json refuses a plan that writes one record twice
-        assert plan.to_json(plan.from_json(json.loads(text))) == document
+        assert planfiles.to_json(planfiles.from_json(json.loads(text))) == document
 
 
 def test_plan_file_of_awkward_values_and_plans_made_elsewhere():
@@ -294,7 +295,7 @@ def test_plan_file_of_awkward_values_and_plans_made_elsewhere():
     same_file(built.select([]))
     float_rows = plan.Plan(built.object_type, built.id_property, built.mode, built.properties,
                            built.actions.astype({"row": float}), built.after, built.before, plan.PlanMeta(portal="x"))
-    assert plan.to_json(float_rows) == reference_to_json(float_rows)
+    assert planfiles.to_json(float_rows) == reference_to_json(float_rows)
     same_file(float_rows)
 
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from syncer import plan
+from syncer import planfiles
 from syncer.errors import InputError
 from syncer.plan import ActionKind, Mode
 
@@ -116,11 +117,11 @@ def test_batches_hold_at_most_100_actions():
 def test_plan_file_round_trips_and_is_versioned():
     built = build(local_rows(("A", "10", None), ("B", "25", "blue"), ("C", "1", None), (None, "1", None)),
                   blank_cells="clear", meta=plan.PlanMeta(source="cars.csv"))
-    document = plan.to_json(built)
-    assert document["syncer_plan"] == plan.PLAN_FILE_VERSION
+    document = planfiles.to_json(built)
+    assert document["syncer_plan"] == planfiles.PLAN_FILE_VERSION
     assert document["source"] == "cars.csv"
-    again = plan.from_json(document)
-    assert plan.to_json(again) == document
+    again = planfiles.from_json(document)
+    assert planfiles.to_json(again) == document
     assert again.changed_properties(1) == built.changed_properties(1)
 
 
@@ -128,7 +129,7 @@ def test_plan_file_round_trips_and_is_versioned():
                          ids=["empty", "future-version", "damaged", "not-an-object"])
 def test_unreadable_plan_files_are_refused_with_a_fix(document):
     with pytest.raises(InputError, match="syncer plan -o"):
-        plan.from_json(document, source="old.json")
+        planfiles.from_json(document, source="old.json")
 
 
 def test_select_keeps_only_the_chosen_actions():
@@ -186,14 +187,14 @@ def test_plan_metadata_is_typed_and_keeps_fields_a_later_syncer_wrote():
     owner = Link("Owner", "0-1", 279, "HUBSPOT_DEFINED", shown={"51": "ann@example.com"})
     meta = plan.PlanMeta(portal="sandbox", hub_id="123", source="cars.csv", associations={owner.name: owner},
                          other={"made_by": "syncer 9"})
-    document = plan.to_json(build(local_rows(("A", "10", None)), meta=meta))
+    document = planfiles.to_json(build(local_rows(("A", "10", None)), meta=meta))
     assert document["made_by"] == "syncer 9" and "sheet" not in document  # only what is known is written
     assert document["associations"] == {"assoc:Owner": {"to": "0-1", "type_id": 279, "category": "HUBSPOT_DEFINED",
                                                         "column": "Owner", "shown": {"51": "ann@example.com"}}}
-    again = plan.from_json(document)
+    again = planfiles.from_json(document)
     assert again.meta.associations["assoc:Owner"] == owner and again.meta.associations["assoc:Owner"].shown == owner.shown
     assert (again.meta.portal, again.meta.hub_id, again.meta.other) == ("sandbox", "123", {"made_by": "syncer 9"})
-    assert plan.to_json(again) == document
+    assert planfiles.to_json(again) == document
 
 
 def test_a_link_reads_back_from_each_form_it_is_kept_in():

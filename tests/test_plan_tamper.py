@@ -15,6 +15,7 @@ import pytest
 from conftest import on_small_csv, sheet_rows, write_sheet
 from syncer import plan
 from syncer.associations import Link
+from syncer import planfiles
 from syncer.errors import InputError
 from test_trust_features import cars
 
@@ -47,7 +48,7 @@ def planned_updates(run, small):
 
 def save(small, document, *, forge: bool = False, name: str = "plan.json") -> str:
     if forge:
-        document["digest"] = plan.digest(document)
+        document["digest"] = planfiles.digest(document)
     (small / name).write_text(json.dumps(document), encoding="utf-8")
     return name
 
@@ -66,7 +67,7 @@ def action_of(document, key) -> dict:
 
 def test_an_untouched_plan_and_the_plan_json_output_both_apply(run, small, client):
     document, rows = planned_updates(run, small)
-    assert document["digest"]["sha256"] == plan.digest(document)["sha256"]
+    assert document["digest"]["sha256"] == planfiles.digest(document)["sha256"]
     printed = run("plan", "mappings/cars.yaml", "--json")  # the --json document is a plan for apply too
     (small / "printed.json").write_text(printed.stdout, encoding="utf-8")
     applied = run("apply", "printed.json", "--yes")
@@ -190,7 +191,7 @@ def made_plan() -> dict:
                        meta=plan.PlanMeta(mapping_digest="a" * 64, source_digest="b" * 64, portal="portal 1",
                                           estimate={"total_calls": 2},
                                           associations={"assoc:Owner": Link("Owner", "0-1", 1)}))
-    return plan.to_json(built)
+    return planfiles.to_json(built)
 
 
 @pytest.mark.parametrize(("field", "value", "part"), [
@@ -205,10 +206,10 @@ def made_plan() -> dict:
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_an_edit_to_any_part_of_the_plan_is_refused_naming_the_part(field, value, part):
     document = made_plan()
-    assert plan.to_json(plan.from_json(document)) == document
+    assert planfiles.to_json(planfiles.from_json(document)) == document
     document[field] = value
     with pytest.raises(InputError, match=rf"^x.json: {CHANGED} \(changed: {part}\)$"):
-        plan.from_json(document, source="x.json")
+        planfiles.from_json(document, source="x.json")
 
 
 @pytest.mark.parametrize("edit", ["key", "after", "before", "updated_at", "row"])
@@ -220,18 +221,18 @@ def test_an_edit_to_any_field_of_an_action_is_refused(edit):
     else:
         update[edit] = 9 if edit == "row" else "X"
     with pytest.raises(InputError, match=rf"{CHANGED} \(changed: actions\)"):
-        plan.from_json(document)
+        planfiles.from_json(document)
 
 
 def test_an_undo_plan_may_archive_whatever_its_runs_mode_but_other_plans_follow_theirs():
     document = made_plan()
     document["actions"][0].update(action="archive", record_id="8")
-    document["digest"] = plan.digest(document)
+    document["digest"] = planfiles.digest(document)
     with pytest.raises(InputError, match="is archive, which mode upsert never does"):
-        plan.from_json(document)
+        planfiles.from_json(document)
     document["undo_of"] = "run-1"  # build_undo archives the records its run created
-    document["digest"] = plan.digest(document)
-    assert list(plan.from_json(document).actions["action"]) == ["archive", "update"]
+    document["digest"] = planfiles.digest(document)
+    assert list(planfiles.from_json(document).actions["action"]) == ["archive", "update"]
 
 
 # --- review workbooks --------------------------------------------------------------------------------

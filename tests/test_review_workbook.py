@@ -14,7 +14,7 @@ from openpyxl.utils import get_column_letter
 
 import syncer
 from conftest import on_small_csv, sheet_rows, write_sheet
-from syncer import plan, report, tables, values
+from syncer import plan, planfiles, report, tables, values
 from test_trust_features import CARS, cars
 
 LONG_NUMBER = "12345678901234567890"  # more digits than Excel keeps: a text cell of its exact digits
@@ -236,5 +236,5 @@ def test_an_option_no_cell_can_name_shows_as_its_value_and_a_column_named_like_a
     assert (update["Colour (before)"], update["Colour (after)"]) == ("b", "L")
     [create] = sheet_lines(book["Create"])
     assert create["key"] == "NEW1" and create["key (column)"] == "Ford" and create["Colour"] == "b"
-    document, approved = report.read_review(tmp_path / "review.xlsx")
+    document, approved = planfiles.read_review(tmp_path / "review.xlsx")
     assert approved == {0, 1} and document["display"] == display

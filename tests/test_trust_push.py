@@ -14,7 +14,7 @@ import pytest
 
 import syncer
 from conftest import REPO, on_small_csv, sheet_rows, write_sheet
-from syncer import plan, report
+from syncer import plan, planfiles, report
 from test_trust_features import cars, upserted_inputs
 
 CARS = "2-3465404"
@@ -125,14 +125,14 @@ def test_a_saved_plan_counts_its_stale_check_reads_and_makes_exactly_the_estimat
 
 
 def kept_plan(book):
-    return "".join(line[0] for line in book[report.PLAN_SHEET].iter_rows(min_row=2, values_only=True))
+    return "".join(line[0] for line in book[planfiles.PLAN_SHEET].iter_rows(min_row=2, values_only=True))
 
 
 def test_a_review_workbook_copied_alone_to_another_folder_applies(run, small, client, tmp_path_factory):
     assert run("plan", "mappings/cars.yaml", "--review", "review.xlsx").exit_code == 0
     assert not list(small.glob("*.plan.json"))
     book = openpyxl.load_workbook(small / "review.xlsx")
-    assert book[report.PLAN_SHEET].sheet_state == "veryHidden" and book.sheetnames[0] == "Summary"
+    assert book[planfiles.PLAN_SHEET].sheet_state == "veryHidden" and book.sheetnames[0] == "Summary"
     create = book["Create"]
     header = [c.value for c in create[1]]
     [choice] = create.data_validations.dataValidation
@@ -154,7 +154,7 @@ def test_a_tampered_hidden_plan_is_refused(run, small, client):
     assert run("plan", "mappings/cars.yaml", "--review", "review.xlsx").exit_code == 0
     book = openpyxl.load_workbook(small / "review.xlsx")
     edited = kept_plan(book).replace('"action":"create"', '"action":"archive"', 1)
-    sheet = book[report.PLAN_SHEET]
+    sheet = book[planfiles.PLAN_SHEET]
     sheet.delete_rows(1, sheet.max_row)
     sheet["A1"].value = edited
     book.save(small / "review.xlsx")
@@ -170,7 +170,7 @@ def test_an_old_style_workbook_with_its_plan_file_beside_it_still_applies(run, s
     book = openpyxl.load_workbook(small / "review.xlsx")
     text = kept_plan(book)
     (small / "review.plan.json").write_text(text, encoding="utf-8")
-    del book[report.PLAN_SHEET]
+    del book[planfiles.PLAN_SHEET]
     summary = book["Summary"]
     [line] = [r for r in summary.iter_rows(min_row=2) if r[0].value == "plan"]
     line[0].value, line[1].value = "plan file", "review.plan.json"
@@ -264,7 +264,7 @@ def test_the_kept_plan_survives_text_that_excel_reads_as_an_escape(tmp_path):
     remote = pd.DataFrame({"id": [], "updated_at": [], "make": []}, dtype=object)
     built = plan.build(local, remote, object_type=CARS, id_property="vin")
     report.write_review(built, tmp_path / "review.xlsx")
-    document, approved = report.read_review(tmp_path / "review.xlsx")
+    document, approved = planfiles.read_review(tmp_path / "review.xlsx")
     [action] = document["actions"]
     assert action["key"] == "V_x0041_1" and action["changes"]["make"]["after"] == "Ford _x000D_ \\\\_x0042_"
     assert approved == {0}
