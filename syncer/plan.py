@@ -21,7 +21,7 @@ from enum import Enum
 import numpy as np
 import pandas as pd
 
-from syncer import associations, talk
+from syncer import associations, keys as keys_rules, talk
 from syncer.associations import Link
 from syncer.errors import InputError
 from syncer.modes import Mode  # the planner's modes; re-exported here
@@ -205,7 +205,7 @@ def build(
     keys = local[id_property].astype(object)
     keys = keys.where(keys.notna(), None)
     where = _record_positions(keys, remote)
-    errors = _key_errors(keys, id_property, where)
+    errors = keys_rules.errors(keys, id_property, where)
     errors = errors.where(errors.notna(), _same_record_errors(keys, remote, id_property, where))
     for row, message in (row_errors or {}).items():
         if row in errors.index:
@@ -219,7 +219,8 @@ def build(
     if mode is Mode.MIRROR:
         archives = _archive_rows(remote, set(keys.dropna()), properties, owned)
         archived = int((archives[0]["action"] == ActionKind.ARCHIVE.value).sum())
-        _check_archive_share(archived, len(remote), valid.sum(), max_archive_fraction, allow_mass_archive)
+        check_archive_share(archived, len(remote), max_archive_fraction, allow_mass_archive,
+                            usable_rows=int(valid.sum()))
         parts.append(archives)
     # The action columns' dtypes are what concatenating the parts gives, so always concatenate them;
     # the wide tables only when a second part has rows (copying 10 million cells costs).
@@ -255,37 +256,9 @@ def _taken(column: pd.Series, where: np.ndarray) -> np.ndarray:
     return column.array.take(where, allow_fill=True).to_numpy()
 
 
-def _duplicated(keys: pd.Series, where: np.ndarray) -> np.ndarray:
-    """keys.notna() & keys.duplicated(keep=False), hashing only the keys no record has: keys that
-    name a record are equal exactly when their record positions are."""
-    found = where >= 0
-    duplicated = np.zeros(len(keys), dtype=bool)
-    duplicated[found] = np.bincount(where[found], minlength=1)[where[found]] > 1
-    new = ~found & keys.notna().to_numpy()
-    if new.any():
-        fresh = keys[new]
-        if len(set(fresh.tolist())) < len(fresh):
-            duplicated[new] = fresh.duplicated(keep=False).to_numpy()
-    return duplicated
-
-
-def _key_errors(keys: pd.Series, id_property: str, where: np.ndarray) -> pd.Series:
-    """Per row, why its key cannot be used (blank, or shared with other rows), else NA."""
-    errors = pd.Series(None, index=keys.index, dtype=object)
-    errors[keys.isna()] = f"no value for the id property {id_property}"
-    duplicated = pd.Series(_duplicated(keys, where), index=keys.index)
-    if duplicated.any():
-        rows_by_key = keys[duplicated].groupby(keys[duplicated]).groups
-        for key, rows in rows_by_key.items():
-            listed = ", ".join(str(r) for r in rows)
-            errors[rows] = f"{id_property} {key!r} appears on more than one row ({listed})"
-    return errors
-
-
 def _same_record_errors(keys: pd.Series, remote: pd.DataFrame, id_property: str, where: np.ndarray) -> pd.Series:
-    """Per row, NA unless its key and another row's name one HubSpot record: keys that differ only
-    in case, on a portal that compares unique values without regard to case. Either row would
-    overwrite the other's values, so both wait until the sheet keeps one."""
+    """keys.sharing_a_record for the records the rows' keys name, without the look-up when no two
+    of those records share an id (the usual case)."""
     errors = pd.Series(None, index=keys.index, dtype=object)
     if not len(remote) or "id" not in remote:
         return errors
@@ -294,13 +267,8 @@ def _same_record_errors(keys: pd.Series, remote: pd.DataFrame, id_property: str,
     named = remote["id"].to_numpy(dtype=object)[np.flatnonzero(np.bincount(where[where >= 0], minlength=1))]
     if _all_distinct(named[~pd.isna(named)].tolist()):
         return errors
-    ids = remote["id"].reindex(keys.to_numpy()).set_axis(keys.index)
-    shared = ids.notna() & ids.duplicated(keep=False) & ~keys.duplicated(keep=False)
-    for record_id, rows in ids[shared].groupby(ids[shared]).groups.items():
-        named = ", ".join(f"{keys[r]!r} (row {r})" for r in rows)
-        errors[rows] = (f"{id_property} {named} name one HubSpot record ({record_id}): the portal compares "
-                        f"{id_property} without regard to case; keep one of these rows")
-    return errors
+    return keys_rules.sharing_a_record(keys, remote["id"].reindex(keys.to_numpy()).set_axis(keys.index),
+                                       id_property)
 
 
 def _all_distinct(values: list) -> bool:
@@ -420,20 +388,23 @@ def _archive_rows(remote, local_keys, properties, owned):
     return actions, empty, empty.copy()
 
 
-def _check_archive_share(archives, records, valid_rows, max_fraction, allowed):
-    """Mirror mode's guard: an empty or truncated sheet must not wipe the object. A sheet without
-    one usable row never archives anything, even with --allow-mass-archive."""
+def check_archive_share(archives: int, records: int, max_fraction: float, allowed: bool, *,
+                        usable_rows: int | None = None, nothing: str = "sent") -> None:
+    """Mirror mode's guard, for push and sync alike: an empty or truncated sheet must not wipe the
+    object. Refuses (InputError) archiving more than `max_fraction` of the `records` unless
+    `allowed`, and, from a sheet without one usable row (`usable_rows` 0), any archive at all.
+    `nothing`: what the message says did not happen ("nothing was sent")."""
     if archives == 0:
         return
-    if valid_rows == 0:
+    if usable_rows == 0:
         raise InputError(
             f"mirror mode would archive all {archives} records because the sheet has no usable rows; "
-            "nothing was sent. Check the source file")
+            f"nothing was {nothing}. Check the source file")
     if archives > max_fraction * records and not allowed:
         raise InputError(
-            f"mirror mode would archive {archives} of {records} records ({talk.percent(archives / records)}), "
-            f"more than max_archive_fraction {talk.percent(max_fraction)}; nothing was sent. Check the sheet, "
-            "or pass --allow-mass-archive if that is intended")
+            f"mirror mode would archive {archives} of {records} records ({talk.percent(archives / records)}) "
+            f"whose rows left the sheet, more than max_archive_fraction {talk.percent(max_fraction)}; nothing was "
+            f"{nothing}. Check the sheet, or pass --allow-mass-archive if that is intended")
 
 
 # --- cost ---------------------------------------------------------------------------------------

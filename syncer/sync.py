@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from syncer import associations, execute, jobs, mapping, merge, plan, portals, report, runs, state, tables, talk, values
+from syncer import associations, execute, jobs, keys as keys_rules, mapping, merge, plan, portals, report, runs, state, tables, values
 from syncer.errors import InputError
 from syncer.associations import Link
 from syncer.export import conditions, sheet_cells
@@ -139,7 +139,8 @@ def sync(mapping_path: str | Path, client: PortalClient, *, source: str | Path |
             merged, local, errors, reads = _merge(prepared, client, links, snapshot, changed, archived_ids, prefer,
                                                   full, allow_numeric_keys)
     base = _base(snapshot, _columns(prepared, links))
-    _check_archive_share(merged, base, m, allow_mass_archive)
+    plan.check_archive_share(len(merged.archive_keys), 0 if base is None else int((~base["archived"]).sum()),
+                             m.sync.max_archive_fraction, allow_mass_archive, nothing="changed")
     built = results = None
     pushed: dict = {}
     if len(merged.push_local) or merged.archive_keys:
@@ -251,15 +252,13 @@ def _one_record_rows(prepared: jobs.Prepared, local: pd.DataFrame, held: set, er
     keys = local[m.id_property]
     known = base["record_id"] if base is not None else {}
     ids = pd.Series([found[k].id if k in found else known.get(k) for k in keys], index=local.index, dtype=object)
-    shared = ids.notna() & ids.duplicated(keep=False)
-    if not shared.any():
+    shared = keys_rules.sharing_a_record(keys, ids, m.id_property).dropna()
+    if shared.empty:
         return local, held, errors
-    for record_id, rows in ids[shared].groupby(ids[shared]).groups.items():
-        named = ", ".join(repr(keys[row]) for row in rows)
-        message = (f"{m.id_property} {named} name one HubSpot record ({record_id}): the portal compares "
-                   f"{m.id_property} without regard to case; keep one of these rows")
-        errors = errors + [tables.CellError(prepared.table.path, row, m.id_column, keys[row], message) for row in rows]
-    return (local[~shared], held | set(keys[shared]), sorted(errors, key=lambda e: (e.row, e.column)))
+    errors = errors + [tables.CellError(prepared.table.path, row, m.id_column, keys[row], message)
+                       for row, message in shared.items()]
+    out = local.index.isin(shared.index)
+    return local[~out], held | set(keys[out]), sorted(errors, key=lambda e: (e.row, e.column))
 
 
 def _seen(remote: pd.DataFrame, snapshot, properties: list[str], mapping_digest: str) -> pd.Index:
@@ -332,12 +331,10 @@ def _usable_rows(prepared: jobs.Prepared, links: list[Link]) -> tuple[pd.DataFra
     local = prepared.local.frame[[*prepared.mapped_properties, *(l.name for l in links)]]
     keys = local[m.id_property]
     errors = list(prepared.local.errors)
-    bad = local.index.isin([e.row for e in errors]) | keys.isna().to_numpy() | keys.duplicated(keep=False).to_numpy()
-    for row in local.index[keys.isna().to_numpy()]:
-        errors.append(tables.CellError(prepared.table.path, int(row), m.id_column, None, f"no {m.id_property}"))
-    for row in local.index[(keys.notna() & keys.duplicated(keep=False)).to_numpy()]:
-        errors.append(tables.CellError(prepared.table.path, int(row), m.id_column, keys[row],
-                                       f"{m.id_property} {keys[row]!r} appears on more than one row"))
+    unusable = keys_rules.errors(keys, m.id_property)
+    bad = local.index.isin([e.row for e in errors]) | unusable.notna().to_numpy()
+    errors += [tables.CellError(prepared.table.path, int(row), m.id_column, _cell(keys[row]), message)
+               for row, message in unusable.dropna().items()]
     return local[~bad], set(keys[bad].dropna()), sorted(errors, key=lambda e: (e.row, e.column))
 
 
@@ -416,16 +413,6 @@ def _where_filters(prepared: jobs.Prepared, client: PortalClient) -> list[dict]:
         return conditions(m, prepared.properties)
     except InputError:
         return conditions(m, client.properties(prepared.object_type))
-
-
-def _check_archive_share(merged: merge.Merge, base, m: mapping.Mapping, allowed: bool) -> None:
-    """Mirror mode's guard, against the snapshot's records: a truncated sheet must not wipe the object."""
-    archives, records = len(merged.archive_keys), 0 if base is None else int((~base["archived"]).sum())
-    if archives and not allowed and archives > m.sync.max_archive_fraction * records:
-        raise InputError(
-            f"mirror mode would archive {archives} of {records} records ({talk.percent(archives / records)}) whose rows "
-            f"left the sheet, more than max_archive_fraction {talk.percent(m.sync.max_archive_fraction)}; nothing was "
-            "changed. Check the sheet, or pass --allow-mass-archive if that is intended")
 
 
 def _steady_rows(merged: merge.Merge, local: pd.DataFrame, base) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -59,7 +59,7 @@ def test_only_the_hubspot_package_sends_http(path):
                 and m not in {"urllib.parse"}}
 
 
-@pytest.mark.parametrize("name", ["plan.py", "merge.py"])
+@pytest.mark.parametrize("name", ["plan.py", "keys.py", "merge.py"])
 def test_planning_is_pure(name):
     io = {m for m in imported(PACKAGE / name)
           if m.split(".")[0] in {"requests", "sqlite3", "openpyxl", "python_calamine", "time", "socket"}

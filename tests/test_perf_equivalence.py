@@ -58,7 +58,8 @@ def reference_build(
     if mode is plan.Mode.MIRROR:
         archives = plan._archive_rows(remote, set(keys.dropna()), properties, owned)
         archived = int((archives[0]["action"] == plan.ActionKind.ARCHIVE.value).sum())
-        plan._check_archive_share(archived, len(remote), valid.sum(), max_archive_fraction, allow_mass_archive)
+        plan.check_archive_share(archived, len(remote), max_archive_fraction, allow_mass_archive,
+                                 usable_rows=int(valid.sum()))
         parts.append(archives)
     actions, after, before = (pd.concat([p[i] for p in parts], ignore_index=True) for i in range(3))
     # Sheet order; archives (no row) last. Rows are unique, so one numeric key sorts them.

@@ -206,3 +206,19 @@ def test_a_link_reads_back_from_each_form_it_is_kept_in():
     assert (planned.to, planned.type_id, planned.category, planned.column) == ("0-1", 279, "HUBSPOT_DEFINED", "Owner")
     assert Link("Owner", "0-1", 279).kind == 279  # a plan from before plans carried the category: looked up
     assert owner.kind.type_id == 279 and owner.kind.category == "HUBSPOT_DEFINED"
+
+
+def test_validate_plan_and_sync_share_one_rule_for_keys():
+    from syncer import keys
+
+    sheet = pd.Series(["A", None, "B", "A", "b"], index=[2, 3, 4, 5, 6], dtype=object)
+    found = keys.errors(sheet, "vin")
+    assert found[3] == "no value for the id property vin"
+    assert found[2] == found[5] == "vin 'A' appears on more than one row (2, 5)"
+    assert found[[4, 6]].isna().all()
+    # B and b name one record on a portal that compares keys without regard to case
+    ids = pd.Series(["7", None, "9", "7", "9"], index=sheet.index, dtype=object)
+    shared = keys.sharing_a_record(sheet, ids, "vin")
+    assert shared[4] == shared[6] == ("vin 'B' (row 4), 'b' (row 6) name one HubSpot record (9): the portal "
+                                      "compares vin without regard to case; keep one of these rows")
+    assert shared[[2, 3, 5]].isna().all()  # a repeated key is the other rule's
