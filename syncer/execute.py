@@ -73,6 +73,11 @@ class RowsFailed(SyncerError):
     exit_code = 1
 
 
+# The columns a row's result goes into in a sheet: write-back (jobs.write_back) adds them to the
+# source, and the failed rows' file (report.write_errors) has them beside the row's cells.
+STATUS_COLUMNS = ("sync_status", "sync_record_id", "sync_error")
+
+
 @dataclass
 class RunMeta:
     """What a run's results say about it besides the rows, as the results document keeps it.

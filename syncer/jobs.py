@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from syncer import associations, mapping, ownership, plan, portals, report, tables, talk, values
+from syncer import associations, mapping, ownership, plan, portals, tables, talk, values
 from syncer.errors import InputError, PortalError
-from syncer.execute import Results
+from syncer.execute import STATUS_COLUMNS, Results
 from syncer.plan import ActionKind, Mode, Plan, PlanMeta, with_estimate
 
 if TYPE_CHECKING:
@@ -346,10 +346,10 @@ def write_back(results: Results, built: Plan) -> Path:
         if o.row is None:
             continue
         cells.update({(o.row, column): value for column, value in
-                      zip(report.STATUS_COLUMNS, (o.outcome.value, o.record_id or "", o.error_message or ""))})
+                      zip(STATUS_COLUMNS, (o.outcome.value, o.record_id or "", o.error_message or ""))})
     try:
         tables.edit_workbook(source, sheet=built.meta.sheet, header_row=built.meta.header_row or 1,
-                             cells=cells, add_columns=list(report.STATUS_COLUMNS), expect_digest=built.meta.source_digest)
+                             cells=cells, add_columns=list(STATUS_COLUMNS), expect_digest=built.meta.source_digest)
     except tables.SheetChanged as exc:
         raise tables.SheetChanged(f"{exc}; the results are not written back into it (the report has them)") from None
     return source

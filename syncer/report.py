@@ -20,7 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from syncer import planfiles, portals, tables
 from syncer.planfiles import APPROVE, PLAN_SHEET
 from syncer.errors import InputError
-from syncer.execute import PROBLEMS, Outcome, Results, RowOutcome, RunMeta
+from syncer.execute import PROBLEMS, STATUS_COLUMNS, Outcome, Results, RowOutcome, RunMeta
 from syncer.mapping import Mapping, load as load_mapping
 from syncer.plan import ActionKind, Plan, PlanMeta
 from syncer.values import canonical_numbers, cell_text, to_cells
@@ -628,7 +628,6 @@ def _same_keys(cells: pd.Series, keys: pd.Series) -> list[bool]:
     return [k in (t, n) if k is not None else t is None for k, t, n in zip(plain(keys), plain(text), plain(numbers))]
 
 
-STATUS_COLUMNS = ("sync_status", "sync_record_id", "sync_error")  # as write-back (jobs.write_back) adds them
 
 
 def write_errors(results: Results, path: Path) -> int:

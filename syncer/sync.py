@@ -33,7 +33,8 @@ import pandas as pd
 from syncer import associations, execute, jobs, keys as keys_rules, mapping, merge, plan, portals, report, runs, state, tables, values
 from syncer.errors import InputError
 from syncer.associations import Link
-from syncer.export import conditions, sheet_cells
+from syncer.conditions import conditions
+from syncer.export import sheet_cells
 from syncer.hubspot.models import ObjectType
 
 if TYPE_CHECKING:

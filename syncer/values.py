@@ -814,7 +814,7 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
 
 def _where_problems(m: Mapping, properties: list[dict]) -> list[MappingProblem]:
     """Each of the mapping's `where` conditions that export and sync would refuse."""
-    from syncer.export import parse_condition  # lazily: export builds on this module
+    from syncer.conditions import parse_condition  # lazily: conditions builds on this module
 
     problems = []
     for number, text in enumerate(m.where):

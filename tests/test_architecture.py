@@ -95,3 +95,30 @@ LINK_CALLS = ("association_spec(", "batch_read_associations(", "batch_associate(
 def test_only_the_associations_module_reads_or_writes_links(path):
     text = path.read_text(encoding="utf-8")
     assert not [call for call in LINK_CALLS if f"client.{call}" in text]
+
+
+def layers() -> dict[str, int]:
+    """Module → its layer, from the document's Layers table."""
+    found = {}
+    for line in DOC.split("## Layers", 1)[1].split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0][:1].isdigit():
+            for name in cells[1].split(","):
+                found[name.strip().strip("`")] = int(cells[0].split()[0])
+    return found
+
+
+def test_every_module_has_a_layer():
+    named = layers()
+    modules = {p.stem for p in PACKAGE.glob("*.py")} | {"hubspot"}
+    assert modules == set(named), modules ^ set(named)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if "sandbox" not in p.parts),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_import_reaches_a_higher_layer(path):
+    named = layers()
+    module = "hubspot" if "hubspot" in path.parts else path.stem
+    reached = {m.split(".")[1] for m in imported(path) if m.startswith("syncer.") and m.split(".")[1] in named}
+    higher = {m for m in reached if named[m] > named[module]}
+    assert not higher, f"{module} (layer {named[module]}) imports {sorted(higher)}"
