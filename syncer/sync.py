@@ -23,7 +23,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +34,7 @@ from syncer.errors import InputError
 from syncer.associations import Link
 from syncer.conditions import conditions
 from syncer.export import sheet_cells
-from syncer.hubspot.models import ObjectType
+from syncer.hubspot.models import ObjectType, epoch_ms
 
 if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
@@ -394,13 +393,9 @@ def _created_ms(record) -> int | None:
     text = record.created_at or record.properties.get("hs_createdate") or record.properties.get("createdate")
     if not text:
         return None
-    if text.isdigit():
-        return int(text)
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return (when.replace(tzinfo=when.tzinfo or timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
+    return epoch_ms(text)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _where_filters(prepared: jobs.Prepared, client: PortalClient) -> list[dict]:

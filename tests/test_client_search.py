@@ -35,7 +35,7 @@ def test_search_over_http_reaches_past_ten_thousand():
 def memory_portal(records: list[dict], *, next_past_ceiling: bool):
     """A `post` for search.iterate: HubSpot's search paging over `records`, refusing after+limit > 10,000."""
     values = {name: {r["id"]: int(r["id"]) if name == "hs_object_id" else
-                     search._epoch_ms(r["properties"][name]) for r in records}
+                     search.epoch_ms(r["properties"][name]) for r in records}
               for name in search.WINDOW_KEYS}
 
     ordered = {(name, direction): sorted(records, key=lambda r: (key[r["id"]], int(r["id"])),
@@ -87,3 +87,14 @@ def test_a_sort_that_cannot_be_windowed_is_refused_at_the_ceiling():
     with pytest.raises(ValidationError, match="only a search sorted ascending on hs_object_id"):
         list(search.iterate(memory_portal(records, next_past_ceiling=False), filter_groups=[],
                             sorts=["-hs_lastmodifieddate"], properties=[], query=None))
+
+
+def test_hubspot_times_read_as_exact_epoch_milliseconds():
+    from syncer.hubspot.models import epoch_ms
+
+    assert epoch_ms("1764496800123") == 1764496800123
+    assert epoch_ms("2025-11-30T10:00:00.123Z") == 1764496800123
+    assert epoch_ms("2025-11-30T11:00:00.123+01:00") == 1764496800123
+    assert epoch_ms("2025-11-30T10:00:00.123") == 1764496800123  # no zone: UTC, whatever the machine's
+    # every millisecond of a second, where a float product can land one below
+    assert [epoch_ms(f"2025-11-30T10:00:00.{n:03d}Z") % 1000 for n in range(1000)] == list(range(1000))

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncer.hubspot.errors import HubSpotError
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HUB_ID_IN_NAME = re.compile(r"p([1-9][0-9]*)_.+", re.DOTALL)
 MODIFIED_PROPERTY = {"0-1": "lastmodifieddate"}  # objectTypeId → its own modification-date property
+
+
+def epoch_ms(text: str) -> int:
+    """A HubSpot time (epoch milliseconds, or ISO 8601 as createdAt and updatedAt come) in epoch
+    milliseconds, exactly: in whole numbers, never through a float. A time without a zone is UTC."""
+    if text.isdigit():
+        return int(text)
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (when.replace(tzinfo=when.tzinfo or timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)

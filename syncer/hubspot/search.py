@@ -8,11 +8,10 @@ yielded at that instant, since many records can share one timestamp).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Callable, Iterator, Sequence
 
 from syncer.hubspot.errors import ValidationError
-from syncer.hubspot.models import Record
+from syncer.hubspot.models import Record, epoch_ms
 
 REACHABLE = 10_000
 PAGE_SIZE = 200
@@ -101,7 +100,7 @@ class _Window:
         if self.key == "hs_object_id":
             return int(record.id)
         if self.key in MODIFIED_KEYS:
-            return _epoch_ms(record.properties.get(self.key) or record.updated_at)
+            return epoch_ms(record.properties.get(self.key) or record.updated_at)
         return None
 
 
@@ -114,7 +113,3 @@ def _bounded(groups: list[list[dict]], key: str | None, bound: Any) -> list[dict
     return [{"filters": [*group, limit]} for group in groups or [[]]]
 
 
-def _epoch_ms(value: str) -> int:
-    if value.isdigit():
-        return int(value)
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
