@@ -90,12 +90,13 @@ def apply(plan: Plan | str | Path, client: PortalClient, *, replan: bool = False
 def _written(done: PushResult, report_path, errors_path, write_back: bool) -> PushResult:
     """Write what the caller asked for after the run. A write-back or errors file that cannot be
     made is noted in `not_done` (the run happened); a report always can (its folder was checked)."""
+    source = report.SourceRows(done.results.meta)  # read again once, for the report and the errors file
     if report_path:
         done.report = Path(report_path)
-        report.write_results(done.results, done.report)
+        report.write_results(done.results, done.report, source=source)
     if errors_path:  # before the write-back, which changes the sheet the failed rows are read from
         try:
-            done.failed_rows_written = report.write_errors(done.results, Path(errors_path))
+            done.failed_rows_written = report.write_errors(done.results, Path(errors_path), source=source)
             done.errors = Path(errors_path)
         except InputError as exc:
             done.not_done.append(f"failed rows not written: {exc}")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import shutil
+from functools import cached_property
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -518,9 +519,10 @@ def run_document(command: str, built: Plan | None, results: Results | None, *, e
     }
 
 
-def write_results(results: Results, path: Path) -> None:
+def write_results(results: Results, path: Path, *, source: SourceRows | None = None) -> None:
     """One line per row, as CSV or JSON by the file's extension; an xlsx is a workbook to read: a
-    Summary sheet, then Failures, then every row (see _write_results_workbook)."""
+    Summary sheet, then Failures, then every row (see _write_results_workbook). `source`: the run's
+    sheet, when the caller shares one read of it with write_errors."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -533,20 +535,20 @@ def write_results(results: Results, path: Path) -> None:
     if suffix == ".csv":
         tables.write(frame, path)
     else:
-        _write_results_workbook(results, frame, path)
+        _write_results_workbook(results, frame, path, source or SourceRows(results.meta))
 
 
 FAILURE_COLUMNS = ["row", "key", "action", "outcome", "record_id", "error_category", "error_message"]
 RESULTS_SHEET = "Results"  # every row, as the CSV report has them: what read_results reads back
 
 
-def _write_results_workbook(results: Results, frame: pd.DataFrame, path: Path) -> None:
+def _write_results_workbook(results: Results, frame: pd.DataFrame, path: Path, source: SourceRows) -> None:
     """Summary (counts per outcome and a chart of them, calls made against the estimate, the portal,
     time taken), Failures (the failed and conflicted rows, each with the sheet's cells it was read
     from beside HubSpot's error category and message, so it can be fixed from the report alone),
     then Results, every row; outcomes coloured, failures and conflicts in bold. In one streaming pass."""
     failed = _problem_lines(frame)
-    cells, why = _input_cells(results, failed) if len(failed) else (None, None)
+    cells, why = source.cells(failed) if len(failed) else (None, None)
     failures = failed[FAILURE_COLUMNS]
     if cells is not None:
         failures = failures.join(cells.rename(columns=lambda c: f"{c} (sheet)" if c in FAILURE_COLUMNS else c))
@@ -595,29 +597,49 @@ def _inputs_shown(failed: pd.DataFrame, cells: pd.DataFrame | None, why: str | N
         "" if len(cells) == len(failed) else " (the others have no row of their own in the sheet now)")
 
 
-def _input_cells(results: Results, lines: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
-    """The sheet's cells of some report lines (Results.to_frame's), under the sheet's columns and
-    indexed as `lines`, exactly as the run read them: the sheet the results name (the plan's source)
-    is read again, only when it is still the file the run read (its digest), so every row is where
-    it was. A line without a row (an archive) or whose key is not on its row (a ledger merged by
-    --retry-failed keeps rows of an older sheet) is left out. (None, why) when there is no such sheet."""
-    meta = results.meta
-    if not meta.source:
-        return None, "the run read no sheet"
-    source = Path(meta.source)
-    try:
-        tables.check_unchanged(source, meta.source_digest)
-        table = tables.read(source, sheet=meta.sheet, header_row=meta.header_row or 1)
-        id_column = load_mapping(meta.mapping).id_column if meta.mapping else None
-    except tables.SheetChanged:
-        return None, f"{source.name} was changed since the run read it, so its rows may have moved"
-    except (OSError, InputError) as exc:
-        return None, f"cannot read {source.name} again ({exc})"
-    rows = lines["row"][lines["row"].isin(table.frame.index)]
-    cells = table.frame.loc[rows.astype(int).to_numpy()].set_axis(rows.index)
-    if id_column in cells:
-        cells = cells[_same_keys(cells[id_column], lines.loc[cells.index, "key"])]
-    return cells, None
+class SourceRows:
+    """The sheet a run read (its results' meta), read again at most once for everything that shows
+    failed rows in it: the results workbook's Failures sheet and the errors file. It is read only
+    when it is still the file the run read (its digest), so every row is where it was."""
+
+    def __init__(self, meta: RunMeta) -> None:
+        self.meta = meta
+
+    @cached_property
+    def mapping(self) -> Mapping | None:
+        return load_mapping(self.meta.mapping) if self.meta.mapping else None
+
+    @cached_property
+    def _read(self) -> tuple[pd.DataFrame | None, str | None]:
+        meta = self.meta
+        if not meta.source:
+            return None, "the run read no sheet"
+        source = Path(meta.source)
+        try:
+            tables.check_unchanged(source, meta.source_digest)
+            return tables.read(source, sheet=meta.sheet, header_row=meta.header_row or 1).frame, None
+        except tables.SheetChanged:
+            return None, f"{source.name} was changed since the run read it, so its rows may have moved"
+        except (OSError, InputError) as exc:
+            return None, f"cannot read {source.name} again ({exc})"
+
+    def cells(self, lines: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
+        """The sheet's cells of some report lines (Results.to_frame's), under the sheet's columns
+        and indexed as `lines`, exactly as the run read them. A line without a row (an archive) or
+        whose key is not on its row (a ledger merged by --retry-failed keeps rows of an older sheet)
+        is left out. (None, why) when there is no such sheet."""
+        frame, why = self._read
+        if frame is None:
+            return None, why
+        try:
+            id_column = self.mapping.id_column if self.mapping else None
+        except (OSError, InputError) as exc:
+            return None, f"cannot read {self.meta.mapping} again ({exc})"
+        rows = lines["row"][lines["row"].isin(frame.index)]
+        cells = frame.loc[rows.astype(int).to_numpy()].set_axis(rows.index)
+        if id_column in cells:
+            cells = cells[_same_keys(cells[id_column], lines.loc[cells.index, "key"])]
+        return cells, None
 
 
 def _same_keys(cells: pd.Series, keys: pd.Series) -> list[bool]:
@@ -630,7 +652,7 @@ def _same_keys(cells: pd.Series, keys: pd.Series) -> list[bool]:
 
 
 
-def write_errors(results: Results, path: Path) -> int:
+def write_errors(results: Results, path: Path, *, source: SourceRows | None = None) -> int:
     """The failed and conflicted rows in the sheet's own columns, as the run read them, with
     sync_status, sync_record_id and sync_error (the write-back's columns) beside them, as CSV or xlsx
     by the file's extension: fix them there, then push that file (`--source FILE --retry-failed
@@ -639,27 +661,29 @@ def write_errors(results: Results, path: Path) -> int:
     own (tables.SheetWriter). Rows without a row in the sheet (archives) are left out. Returns the
     rows written; InputError, and nothing written, when rows failed and the sheet cannot be read as
     the run read it. Without a failed row the file holds a header alone, replacing an older one.
+    `source`: the run's sheet, when the caller shares one read of it with write_results.
     """
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".xlsx"):
         raise InputError(f"{path}: the failed rows are written to a .csv or .xlsx file")
+    source = source or SourceRows(results.meta)
     failed = _problem_lines(results.to_frame())
-    cells, why = _input_cells(results, failed)
+    cells, why = source.cells(failed)
     if cells is None and len(failed):
         raise InputError(f"{path}: the failed rows are not written: {why}; the report lists them")
     if cells is None:  # nothing failed, and no sheet to take the columns from: the status columns alone
         cells = pd.DataFrame(index=failed.index)
     for column, name in zip(STATUS_COLUMNS, ("outcome", "record_id", "error_message")):
         cells[column] = failed.loc[cells.index, name]
-    tables.write(cells, path, sheet_name=_sheet_name(results.meta), header_row=results.meta.header_row or 1)
+    tables.write(cells, path, sheet_name=_sheet_name(source), header_row=results.meta.header_row or 1)
     return len(cells)
 
 
-def _sheet_name(meta: RunMeta) -> str:
+def _sheet_name(source: SourceRows) -> str:
     """The sheet an xlsx holding the source's rows needs, so the mapping reads it as it reads the
     source: the mapping's sheet when it names one (also for a CSV source), else the source's."""
-    named = load_mapping(meta.mapping).sheet if meta.mapping else None
-    sheet = named if isinstance(named, str) else meta.sheet
+    named = source.mapping.sheet if source.mapping else None
+    sheet = named if isinstance(named, str) else source.meta.sheet
     return sheet if isinstance(sheet, str) else "Sheet1"
 
 
