@@ -19,13 +19,14 @@ import pandas as pd
 from syncer import associations, mapping, portals, tables, values
 from syncer.conditions import conditions
 from syncer.errors import InputError
+from syncer.hubspot.search import FILTERS_PER_GROUP
 
 if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
 
 RECORD_ID_COLUMN = "Record ID"
 CHUNK_RECORDS = 10_000  # rows converted and written at a time: pandas' per-call cost vs memory
-MAX_CONDITIONS = 5  # HubSpot's 6 filters per search group, less the one that pages past 10,000 results
+MAX_CONDITIONS = FILTERS_PER_GROUP - 1  # less the one that pages past 10,000 results
 
 @dataclass
 class ExportSummary:

@@ -18,11 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from syncer.errors import InputError
+from syncer.hubspot.search import FILTERS_PER_GROUP
 from syncer.talk import closest, did_you_mean
 from syncer.portals import HUB_ID, SANDBOX
 
 
-MAX_WHERE = 4  # HubSpot's 6 filters per search group, less sync's hs_lastmodifieddate one and a paging one
+MAX_WHERE = FILTERS_PER_GROUP - 2  # less sync's hs_lastmodifieddate one and the one that pages past 10,000
 
 
 class _Strict(BaseModel):

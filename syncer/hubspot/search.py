@@ -14,6 +14,7 @@ from syncer.hubspot.errors import ValidationError
 from syncer.hubspot.models import Record, epoch_ms
 
 REACHABLE = 10_000
+FILTERS_PER_GROUP = 6  # HubSpot's limit on the filters of one search filter group
 PAGE_SIZE = 200
 WINDOW_KEYS = ("hs_object_id", "hs_lastmodifieddate")
 MODIFIED_KEYS = ("hs_lastmodifieddate", "lastmodifieddate")  # the second: contacts' own
