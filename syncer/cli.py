@@ -496,7 +496,7 @@ def schema_apply_command(target, object_name, create_object, id_property, singul
 
     saved = Path(target).suffix.lower() == ".json"
     plan = schema_jobs.load_schema_plan(target) if saved else None
-    pinned = (plan.meta.get("portal"), Path(target).name) if saved else _schema_pin(target)
+    pinned = (plan.meta.portal, Path(target).name) if saved else _schema_pin(target)
     with open_client(base_url, token, pinned=pinned) as client:
         with _phases_shown():
             plan = plan or _schema_plan_now(target, client, object_name, create_object, id_property, singular,
@@ -508,10 +508,10 @@ def schema_apply_command(target, object_name, create_object, id_property, singul
             results = schema_jobs.apply_schema(plan, client, check_stale=saved, pinned_by=Path(target).name)
             click.echo(report.render_schema_results(results), err=as_json)
     code = results.exit_code if results else 0
-    if results is not None and results.ok and plan.meta.get("mapping"):
-        click.echo(f"Next: syncer push {plan.meta['mapping']}", err=as_json)
+    if results is not None and results.ok and plan.meta.mapping:
+        click.echo(f"Next: syncer push {plan.meta.mapping}", err=as_json)
     elif results is not None and results.ok and plan.creates_object:
-        click.echo(f"Next: syncer init {plan.meta['source']} --object {plan.object['name']} -o MAPPING", err=as_json)
+        click.echo(f"Next: syncer init {plan.meta.source} --object {plan.object['name']} -o MAPPING", err=as_json)
     if as_json:
         click.echo(json.dumps(report.schema_document("schema apply", plan, results, exit_code=code),
                               ensure_ascii=False, indent=1))

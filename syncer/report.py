@@ -754,7 +754,7 @@ def render_schema_plan(plan, *, limit: int = SHOWN_PER_KIND) -> str:
     """A schema plan for people: the object, each change with its column, notes, then the API calls
     exactly as they will be sent (bodies cut at SHOWN_BODY characters). `limit=0` (-q) leaves out
     the per-change listing."""
-    planned = portals.planned(plan.meta.get("portal"), plan.meta.get("hub_id"))
+    planned = portals.planned(plan.meta.portal, plan.meta.hub_id)
     where = f"On {planned}:" if planned else "On the portal:"
     obj = plan.object
     if plan.creates_object:

@@ -17,6 +17,7 @@ that a dry run shows (its calls exactly as they will be sent), a file keeps, and
 from __future__ import annotations
 
 import datetime as dt
+import dataclasses
 import hashlib
 import json
 import math
@@ -334,6 +335,26 @@ class Change:
 
 
 @dataclass
+class SchemaPlanMeta:
+    """Where a schema plan was made: the portal (`portal`, `hub_id`), the sheet read (`source`, its
+    `sheet` and `header_row`) and the mapping (None for a new object's plan)."""
+
+    portal: str | None = None
+    hub_id: str | None = None
+    source: str | None = None
+    mapping: str | None = None
+    sheet: str | int | None = None
+    header_row: int | None = None
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, document: dict) -> SchemaPlanMeta:
+        return cls(**{item.name: document.get(item.name) for item in dataclasses.fields(cls)})
+
+
+@dataclass
 class SchemaPlan:
     """What a sheet needs of the portal's definitions, and the calls that provide it.
 
@@ -349,7 +370,7 @@ class SchemaPlan:
     columns: list[Guess]
     expect: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)  # portal, hub_id, source, mapping, sheet, header_row
+    meta: SchemaPlanMeta = field(default_factory=SchemaPlanMeta)
 
     @property
     def has_changes(self) -> bool:
@@ -367,7 +388,7 @@ class SchemaPlan:
 
 
 def to_json(plan: SchemaPlan) -> dict:
-    document = {"syncer_schema_plan": PLAN_VERSION, **plan.meta, "object": plan.object,
+    document = {"syncer_schema_plan": PLAN_VERSION, **plan.meta.to_json(), "object": plan.object,
                 "changes": [c.__dict__ for c in plan.changes], "calls": [c.to_json() for c in plan.calls],
                 "columns": [g.to_json() for g in plan.columns], "expect": plan.expect, "notes": plan.notes}
     document["digest"] = digest(document)
@@ -392,8 +413,7 @@ def from_json(document: Any, source: str = "the schema plan") -> SchemaPlan:
         raise InputError(f"{source} was changed after it was made (its digest does not match): plan again")
     try:
         calls = [DefinitionCall.from_json(c) for c in document["calls"]]
-        meta = {k: document[k] for k in ("portal", "hub_id", "source", "mapping", "sheet", "header_row")
-                if k in document}
+        meta = SchemaPlanMeta.from_json(document)
         return SchemaPlan(document["object"], calls, [Change(**c) for c in document["changes"]],
                           [Guess.from_json(g) for g in document["columns"]], document.get("expect") or {},
                           list(document.get("notes") or []), meta)
@@ -403,7 +423,7 @@ def from_json(document: Any, source: str = "the schema plan") -> SchemaPlan:
 
 def plan_new_object(table, name: str, *, m: Mapping | None = None, id_property: str | None = None,
                     singular: str | None = None, plural: str | None = None,
-                    associated: list[str] = (), meta: dict | None = None) -> SchemaPlan:
+                    associated: list[str] = (), meta: SchemaPlanMeta | None = None) -> SchemaPlan:
     """A new custom object `name` for the sheet `table` (all its columns, or the mapping's)."""
     if not OBJECT_NAME.match(name) or len(name) > 100:
         raise InputError(f'"{name}" cannot name a custom object: use letters, digits and underscores, starting '
@@ -437,12 +457,12 @@ def plan_new_object(table, name: str, *, m: Mapping | None = None, id_property: 
     notes = ["the associations the mapping names are defined with the object; their labels are made by the next "
              "`syncer schema plan`, once the object exists"] if labelled else []
     return SchemaPlan(described, [DefinitionCall("create_schema", body)], changes, guesses,
-                      {"absent_object": name}, notes + _unmapped_notes(table, m), dict(meta or {}))
+                      {"absent_object": name}, notes + _unmapped_notes(table, m), meta or SchemaPlanMeta())
 
 
 def plan_existing(table, object_type, properties: list[dict], groups: list[dict], *, m: Mapping | None = None,
                   id_property: str | None = None, labels: dict[str, tuple[str, list[dict]]] | None = None,
-                  meta: dict | None = None) -> SchemaPlan:
+                  meta: SchemaPlanMeta | None = None) -> SchemaPlan:
     """The properties and options `object_type` lacks for the sheet `table` (the mapping's columns;
     without a mapping, every column, matched to properties as `syncer init` matches them).
     `id_property` (a sheet's; a mapping names its own): the property, or the column, that matches
@@ -485,7 +505,7 @@ def plan_existing(table, object_type, properties: list[dict], groups: list[dict]
         expect["absent_labels"] = [[c.to_type, c.body["name"]] for c in label_calls]
     described = {"name": object_type.name, "object_type_id": type_id, "id_property": id_name}
     return SchemaPlan(described, calls, changes, found.guesses, expect, found.notes + _unmapped_notes(table, m),
-                      dict(meta or {}))
+                      meta or SchemaPlanMeta())
 
 
 class _Lacking:
@@ -683,4 +703,4 @@ def mapping_columns(plan: SchemaPlan) -> dict[str, str | dict]:
 
 
 def source_path(plan: SchemaPlan) -> Path | None:
-    return Path(plan.meta["source"]) if plan.meta.get("source") else None
+    return Path(plan.meta.source) if plan.meta.source else None

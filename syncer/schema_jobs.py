@@ -86,10 +86,10 @@ def _plan_existing(table, object_type, client: PortalClient, m, meta, id_propert
                                 labels=labels, meta=meta)
 
 
-def _meta(portal: portals.Portal, table, m, sheet, header_row: int) -> dict:
-    return {"portal": portal.name, "hub_id": portal.hub_id, "source": str(table.path.resolve()),
-            "mapping": str(m.path) if m else None, "sheet": table.sheet if sheet is not None else None,
-            "header_row": header_row}
+def _meta(portal: portals.Portal, table, m, sheet, header_row: int) -> schema.SchemaPlanMeta:
+    return schema.SchemaPlanMeta(portal=portal.name, hub_id=portal.hub_id, source=str(table.path.resolve()),
+                                 mapping=str(m.path) if m else None,
+                                 sheet=table.sheet if sheet is not None else None, header_row=header_row)
 
 
 def _refuse_existing(client: PortalClient, name: str) -> None:
@@ -140,7 +140,7 @@ def apply_schema(plan: schema.SchemaPlan, client: PortalClient, *, check_stale: 
     except after a refused object create, which everything else needs. A missing scope or a
     refused token stops the run (PortalError, exit 3). `check_stale` (a saved plan): first refuse
     (InputError, nothing sent) a plan whose portal or definitions changed since it was made."""
-    portals.check(plan.meta.get("portal"), client, pinned_by=pinned_by)
+    portals.check(plan.meta.portal, client, pinned_by=pinned_by)
     if check_stale:
         _check_unchanged(plan, client)
     outcomes, type_id = [], plan.object.get("object_type_id")
@@ -227,7 +227,7 @@ def new_object_mapping(plan: schema.SchemaPlan, *, output: str | Path | None, po
     except ValueError:  # another drive on Windows
         relative = str(source)
     columns = schema.mapping_columns(plan)
-    text = mapping._draft_yaml(plan.object["name"], plan.object["id_property"], relative, plan.meta.get("sheet"),
-                               columns, plan.meta.get("header_row") or 1, portal)
+    text = mapping._draft_yaml(plan.object["name"], plan.object["id_property"], relative, plan.meta.sheet,
+                               columns, plan.meta.header_row or 1, portal)
     return mapping.Draft(text=text, columns={c: (s if isinstance(s, str) else s["property"])
                                              for c, s in columns.items()}, unmatched=[], portal=portal)

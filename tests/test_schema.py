@@ -96,7 +96,7 @@ BOATS = pd.DataFrame({
 
 
 def test_a_new_object_is_matched_by_its_id_column_and_shown_by_its_name():
-    plan = schema.plan_new_object(table(BOATS.copy()), "boats", meta={"portal": "sandbox"})
+    plan = schema.plan_new_object(table(BOATS.copy()), "boats", meta=schema.SchemaPlanMeta(portal="sandbox"))
     (call,) = plan.calls
     assert (call.method, call.path) == ("POST", "/crm/v3/schemas")
     body = call.body
@@ -127,7 +127,7 @@ def test_a_new_object_needs_a_custom_name_and_a_column_of_keys():
 
 
 def test_a_plan_file_reads_back_only_as_it_was_written():
-    plan = schema.plan_new_object(table(BOATS.copy()), "boats", meta={"portal": "sandbox", "hub_id": "123"})
+    plan = schema.plan_new_object(table(BOATS.copy()), "boats", meta=schema.SchemaPlanMeta(portal="sandbox", hub_id="123"))
     document = json.loads(json.dumps(schema.to_json(plan)))
     again = schema.from_json(document)
     assert again.calls == plan.calls and again.columns == plan.columns and again.object == plan.object
