@@ -130,6 +130,10 @@ class Plan:
     before: pd.DataFrame
     meta: PlanMeta = field(default_factory=PlanMeta)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.meta, dict):  # a caller of the Python API may still hand a plain dict
+            object.__setattr__(self, "meta", PlanMeta.from_json(self.meta))
+
     def __repr__(self) -> str:
         """Short, for notebooks and logs: the object, the mode, the portal and the counts, never the rows."""
         counts = ", ".join(f"{kind}={n:,}" for kind, n in self.counts().items() if n) or "no actions"
@@ -189,7 +193,7 @@ def build(
     max_archive_fraction: float = 1.0,
     allow_mass_archive: bool = False,
     owned: set[str] | None = None,
-    meta: PlanMeta | None = None,
+    meta: PlanMeta | dict | None = None,
 ) -> Plan:
     """Join local rows and remote records on the id property and decide one action per row.
 
@@ -235,7 +239,7 @@ def build(
         actions, after, before = (t.take(order).reset_index(drop=True) for t in (actions, after, before))
     actions["row"] = actions["row"].astype("Int64")
     return Plan(object_type, id_property, mode, properties, actions, after, before,
-                meta.copy() if meta is not None else PlanMeta())
+                PlanMeta.from_json(meta) if isinstance(meta, dict) else (meta or PlanMeta()).copy())
 
 
 def _value(cell):

@@ -222,3 +222,9 @@ def test_validate_plan_and_sync_share_one_rule_for_keys():
     assert shared[4] == shared[6] == ("vin 'B' (row 4), 'b' (row 6) name one HubSpot record (9): the portal "
                                       "compares vin without regard to case; keep one of these rows")
     assert shared[[2, 3, 5]].isna().all()  # a repeated key is the other rule's
+
+
+def test_a_plain_dict_of_metadata_is_read_as_plan_metadata():
+    built = build(local_rows(("A", "10", None)), meta={"source": "cars.csv", "max_daily_share": 0.5})
+    assert isinstance(built.meta, plan.PlanMeta)
+    assert (built.meta.source, built.meta.max_daily_share) == ("cars.csv", 0.5)
