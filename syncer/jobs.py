@@ -1,5 +1,6 @@
 """The Python API behind `plan`: the stages wired from a mapping to a Plan (prepare, read HubSpot,
-plan, associations, the estimate), the stale check and plan files of `apply`, and write-back.
+plan (association columns through syncer.associations), the estimate), the stale check of a saved
+plan, and write-back.
 Applying a plan as a run, with its undo journal, undo plan and retry, is syncer/runs.py.
 
 A scheduler (cron, Airflow, Dagster) calls these exactly as the CLI does:
@@ -44,7 +45,7 @@ class Prepared:
 
     @property
     def mapped_properties(self) -> list[str]:
-        return [c for c in self.local.frame.columns if not c.startswith(values.ASSOCIATION_PREFIX)]
+        return [c for c in self.local.frame.columns if not associations.is_link(c)]
 
 
 def prepare(mapping_path: str | Path | mapping.Mapping, client: PortalClient, *, source: str | Path | None = None,

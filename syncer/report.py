@@ -18,7 +18,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from syncer import planfiles, portals, tables
+from syncer import associations, planfiles, portals, tables
 from syncer.planfiles import APPROVE, PLAN_SHEET
 from syncer.errors import InputError
 from syncer.execute import PROBLEMS, STATUS_COLUMNS, Outcome, Results, RowOutcome, RunMeta
@@ -133,7 +133,7 @@ def _condensed(head: str, items: list[str], width: int) -> str:
 
 def _name(prop: str) -> str:
     """Association pseudo-properties read as their column."""
-    return prop.removeprefix("assoc:")
+    return prop.removeprefix(associations.PREFIX)
 
 
 def _shown(plan: Plan, prop: str, value):
