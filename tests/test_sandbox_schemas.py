@@ -243,3 +243,20 @@ def test_definitions_written_survive_a_restart(tmp_path):
         defined = client.get("/crm/v3/schemas/2-3465404").json()["associations"]
         assert "car_dealer" in {a.get("name") for a in defined}  # an association definition is kept too
         client.close()
+
+
+def test_definitions_and_batch_answers_are_stamped_on_the_portals_clock():
+    """A portal whose clock runs a day behind stamps a new property, and a batch answer, on its
+    own clock, as it stamps records: one clock for everything it writes."""
+    from syncer.hubspot.models import epoch_ms
+
+    with Sandbox(clock_offset=-86_400) as portal:
+        hs = Client(portal)
+        try:
+            created = hs.post(PROPS, prop("trim")).json()
+            answer = hs.post(f"{CARS}/batch/create", {"inputs": [{"properties": {"vin": "V1"}}]}).json()
+        finally:
+            hs.close()
+        now = portal.now_ms()
+    for stamp in (created["createdAt"], created["updatedAt"], answer["startedAt"], answer["completedAt"]):
+        assert now - 60_000 < epoch_ms(stamp) <= now, stamp

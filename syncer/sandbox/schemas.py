@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 
 from syncer.sandbox import behaviour
 from syncer.sandbox.errors import ApiError, ItemError, validation
+from syncer.sandbox.values import iso_ms
 from syncer.sandbox.portal import (VALID_FIELD_TYPES, AssociationType, ObjectType, Registry, custom_defaults,
                                    property_definition)
 
@@ -37,11 +37,6 @@ TYPE_CHANGE_NEEDS_NO_VALUES = True
 STANDARD_GROUP = {"0-1": "contactinformation", "0-2": "companyinformation", "0-3": "dealinformation"}
 
 
-def now_iso() -> str:
-    ms = int(time.time() * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
-
-
 class SchemaWrites:
     """The definition-writing endpoints of one portal. Handlers take (request, object_type, **path
     params), as api.Api's do, and return api.Response-shaped (status, body) through `respond`."""
@@ -53,6 +48,10 @@ class SchemaWrites:
         self.respond = respond  # api.Response, passed in: this module imports nothing from api.py
 
     # --- properties ----------------------------------------------------------------------------
+
+    def now_iso(self) -> str:
+        """The portal's time (its clock, which a test may move on), as HubSpot writes instants."""
+        return iso_ms(self.store.clock.now())
 
     def list_properties(self, request, object_type: ObjectType):
         archived = request.flag("archived")
@@ -66,7 +65,7 @@ class SchemaWrites:
         return self.respond(201, definition)
 
     def batch_create_properties(self, request, object_type: ObjectType):
-        started = now_iso()
+        started = self.now_iso()
         inputs = _inputs(request)
         created, errors = [], []
         for raw in inputs:
@@ -78,7 +77,7 @@ class SchemaWrites:
         return self._batch(201, created, errors, started)
 
     def batch_read_properties(self, request, object_type: ObjectType):
-        started = now_iso()
+        started = self.now_iso()
         body = _body(request)
         archived = bool(body.get("archived"))
         found = object_type.archived_properties if archived else object_type.properties
@@ -118,12 +117,12 @@ class SchemaWrites:
     def _add(self, object_type: ObjectType, definitions: list[dict]) -> None:
         if definitions:
             object_type.properties.update((d["name"], d) for d in definitions)
-            object_type.updated_at = now_iso()
+            object_type.updated_at = self.now_iso()
             self.save_definitions()
 
     def _archive(self, object_type: ObjectType, definitions: list[dict]) -> None:
         for definition in definitions:
-            archived = dict(object_type.properties.pop(definition["name"]), archived=True, archivedAt=now_iso())
+            archived = dict(object_type.properties.pop(definition["name"]), archived=True, archivedAt=self.now_iso())
             object_type.archived_properties[definition["name"]] = archived
         if definitions:
             self.save_definitions()
@@ -183,7 +182,7 @@ class SchemaWrites:
                 definition[key] = raw[key]
         if isinstance(raw.get("displayOrder"), int):
             definition["displayOrder"] = raw["displayOrder"]
-        definition["createdAt"] = definition["updatedAt"] = now_iso()
+        definition["createdAt"] = definition["updatedAt"] = self.now_iso()
         return definition
 
     def _patched(self, object_type: ObjectType, current: dict, body: dict) -> dict:
@@ -224,7 +223,7 @@ class SchemaWrites:
             updated["displayOrder"] = body["displayOrder"]
         if "options" in body or kind != current["type"]:
             updated["options"] = _options(name, kind, field_type, body.get("options", current["options"]))
-        updated["updatedAt"] = now_iso()
+        updated["updatedAt"] = self.now_iso()
         return updated
 
     def _holds_values(self, object_type: ObjectType, name: str) -> bool:
@@ -329,7 +328,7 @@ class SchemaWrites:
             raise validation(f"An object can have at most {MAX_UNIQUE} properties with unique values.")
         targets = [self._association_target(t) for t in body.get("associatedObjects") or []]
         number = max(int(t.object_type_id.split("-")[1]) for t in self.registry.object_types.values()) + 1
-        stamp = now_iso()
+        stamp = self.now_iso()
         new = ObjectType(f"2-{number}", name, labels["singular"], labels["plural"],
                          custom_defaults() | {d["name"]: d for d in created}, primary_display=primary,
                          searchable=list(body.get("searchableProperties") or []),
@@ -364,7 +363,7 @@ class SchemaWrites:
         object_type.plural = labels.get("plural") or object_type.plural
         if isinstance(body.get("description"), str):
             object_type.description = body["description"]
-        object_type.updated_at = now_iso()
+        object_type.updated_at = self.now_iso()
         self.save_definitions()
         schema = object_type.schema([])
         definition = {k: v for k, v in schema.items() if k not in ("properties", "associations")}
@@ -389,7 +388,7 @@ class SchemaWrites:
                                context={"name": [name]})
         forward = self._define(object_type, target, name, None)
         self.save_definitions()  # kept in the store, as schemas and labels are, so a reopened portal has it
-        stamp = now_iso()
+        stamp = self.now_iso()
         return self.respond(201, {"id": str(forward.type_id), "fromObjectTypeId": forward.from_type,
                                   "toObjectTypeId": forward.to_type, "name": forward.name,
                                   "createdAt": stamp, "updatedAt": stamp})
@@ -513,7 +512,7 @@ class SchemaWrites:
     # --- plumbing ------------------------------------------------------------------------------
 
     def _batch(self, status: int, results: list, errors: list[ItemError], started: str):
-        body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": now_iso()}
+        body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": self.now_iso()}
         if errors:
             body.update(numErrors=len(errors), errors=[e.body() for e in errors])
             status = 207
