@@ -342,3 +342,27 @@ def test_serve_behaves_as_its_options_say():
             process.communicate()
             raise
     assert process.returncode == 0
+
+
+def test_sandbox_serve_offers_each_variant_with_its_default_and_choices():
+    """`syncer sandbox serve` spells the variants out for --help (the CLI must not import the
+    sandbox to start); they must be Variants' own."""
+    import dataclasses
+
+    import click
+
+    from syncer.cli import sandbox_serve
+    from syncer.sandbox import behaviour
+
+    options = {p.name: p for p in sandbox_serve.params if isinstance(p, click.Option)}
+    choices = {"batch_errors": behaviour.BATCH_ERRORS, "unique_case": behaviour.UNIQUE_CASE,
+               "archived_unique": behaviour.ARCHIVED_UNIQUE, "no_associations": behaviour.NO_ASSOCIATIONS,
+               "rate_headers": behaviour.RATE_HEADERS}
+    for item in dataclasses.fields(behaviour.Variants):
+        option = options[item.name]
+        default = option.default
+        if item.name == "search_lag":
+            default = option.process_value(click.Context(sandbox_serve), default)
+        assert default == item.default, item.name
+        if item.name in choices:
+            assert tuple(option.type.choices) == choices[item.name], item.name
