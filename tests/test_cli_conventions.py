@@ -93,7 +93,9 @@ def test_an_unreachable_portal_fails_at_once_with_exit_3():
     assert result.exit_code == 3
     assert "Could not reach the portal" in result.output and "connection refused" in result.output
     attempts = int(re.search(r"after (\d+) attempts", result.output).group(1))
-    assert attempts <= 3  # a portal never reached gets about 2 s of retries, not the 2 minutes a live one gets
+    # A portal never reached gets about 2 s of retries, not the 2 minutes a live one gets: the least
+    # backoffs (0.25, 0.5 and 1 s, jitter drawn low) fit three retries in them, never a fourth (2 s more).
+    assert attempts <= 4
 
 
 @pytest.mark.parametrize("share, shown", [(0, "0%"), (0.5, "50%"), (0.1, "10%"), (0.0994, "9.9%"),
