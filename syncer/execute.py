@@ -168,7 +168,8 @@ class Results:
         frame = pd.DataFrame([o.__dict__ for o in self.outcomes],
                              columns=list(RowOutcome.__dataclass_fields__))
         frame.insert(frame.columns.get_loc("outcome") + 1, "as_planned", [o.as_planned for o in self.outcomes])
-        frame["outcome"] = frame["outcome"].map(lambda o: o.value)
+        # From the members: with pyarrow, pandas stores a column of str Enum members as plain text.
+        frame["outcome"] = [o.outcome.value for o in self.outcomes]
         frame["changed"] = frame["changed"].map(", ".join)
         frame["row"] = frame["row"].astype("Int64")
         return frame

@@ -578,7 +578,7 @@ def _blank_cells(column: pd.Series) -> pd.Series:
     try:  # a column of text alone (every CSV column): str's own methods, in C, no copies
         spaces = np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
     except TypeError:  # numbers, dates or missing cells among them
-        text = column.astype("string")
+        text = column.astype(pd.StringDtype("python"))  # Python's whitespace, with or without pyarrow
         return (text.isna() | text.str.strip().eq("")).fillna(True).astype(bool)
     return pd.Series(spaces | (column.to_numpy(dtype=object) == ""), index=column.index)
 

@@ -7,13 +7,17 @@ option values (never labels), multi-selects joined by ";" in the property's opti
 surrounding whitespace stripped (on both sides, so a stray space never counts as a change).
 A blank cell is None ("no value").
 
-Every conversion runs a column at a time with pandas string and datetime operations; Python runs
-per cell only to word the message of a bad cell and for rare forms (numbers in scientific notation).
+Every conversion runs a column at a time. A column of plain text (every CSV column) goes through
+str methods and dict look-ups mapped over it in C (`_convert_plain`), the cells outside the common
+forms through the general rules; other columns (a workbook's numbers, dates, booleans) through
+pandas string and datetime operations (`_convert_general`). Both give the same values, with or
+without pyarrow (text is always Python-stored, `_TEXT`); tests/test_perf_values.py holds them to it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import operator
 import re
 import unicodedata
@@ -26,7 +30,7 @@ from typing import Any, Callable, Union
 import numpy as np
 import pandas as pd
 
-from syncer import mapping as mapping_module, talk
+from syncer import keys as key_rules, mapping as mapping_module, talk
 from syncer.errors import InputError
 from syncer.mapping import ColumnSpec, Mapping, MappingProblem
 from syncer.tables import CellError, Table
@@ -40,6 +44,11 @@ FALSE_WORDS = {"false", "no", "n", "0", "off"}
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
 ASSOCIATION_PREFIX = "assoc:"
+# The dtype of text in every pipeline here: Python's own str rules (strip, lower, regular
+# expressions), whether or not pyarrow is installed. With pyarrow, pandas' default "string" is
+# Arrow's, whose rules differ (an Arrow-lowered "İ" is "i", Python's "i̇"; RE2's \d is ASCII only;
+# "\x1c" is not whitespace), so a cell would convert differently with pyarrow than without.
+_TEXT = pd.StringDtype("python")
 
 
 def kind(prop: dict) -> str:
@@ -60,32 +69,32 @@ def cell_text(cells: pd.Series) -> pd.Series:
     if cells.dtype != object:
         if isinstance(cells.dtype, pd.StringDtype) and not cells.hasnans:  # a CSV column: text alone
             return _stripped(cells)
-        text = cells.astype("string").str.strip()
+        text = cells.astype(_TEXT).str.strip()
         return text.mask(text.eq(""))
     types = cells.map(type)
     if types.eq(str).all():
         return _stripped(cells)
     if types[cells.notna()].eq(float).all():  # a column of Excel numbers: all in numpy
-        return _float_text(cells.astype(float)) if cells.notna().any() else cells.astype("string")
-    text = pd.Series(pd.NA, index=cells.index, dtype="string")
+        return _float_text(cells.astype(float)) if cells.notna().any() else cells.astype(_TEXT)
+    text = pd.Series(pd.NA, index=cells.index, dtype=_TEXT)
     strings = types.eq(str)
-    text[strings] = cells[strings].astype("string").str.strip()
+    text[strings] = cells[strings].astype(_TEXT).str.strip()
     floats = types.eq(float) & cells.notna()
     if floats.any():
         text[floats] = _float_text(cells[floats])
     bools = types.eq(bool)
     if bools.any():
-        text[bools] = cells[bools].map({True: "true", False: "false"}).astype("string")
+        text[bools] = cells[bools].map({True: "true", False: "false"}).astype(_TEXT)
     other = ~(strings | floats | bools) & cells.notna()
     if other.any():  # ints, dates, times: their str() is what a person reads
-        text[other] = cells[other].astype(str).astype("string")
+        text[other] = cells[other].astype(str).astype(_TEXT)
     return text.mask(text.eq(""))
 
 
 def _stripped(cells: pd.Series) -> pd.Series:
     """cell_text of cells that are all str: str.strip and the blank test run in C, one pass each."""
     stripped = [text or None for text in map(str.strip, cells.tolist())]
-    return pd.Series(pd.array(stripped, dtype="string"), index=cells.index, name=cells.name)
+    return pd.Series(pd.array(stripped, dtype=_TEXT), index=cells.index, name=cells.name)
 
 
 # Decimal text already in HubSpot's form (no sign but "-", no leading or trailing zeros, not "-0"):
@@ -96,7 +105,7 @@ _CANONICAL_NUMBER = re.compile(r"-?[1-9]\d*(?:\.\d*[1-9])?|-?0\.\d*[1-9]|0")
 def canonical_numbers(text: pd.Series) -> pd.Series:
     """Decimal text in HubSpot's form: "52000.0" → "52000", "01.50" → "1.5"; <NA> where not a number."""
     done = np.fromiter(map(bool, map(_CANONICAL_NUMBER.fullmatch, _texts(text))), dtype=bool, count=len(text))
-    result = text.where(done).astype("string")
+    result = text.where(done).astype(_TEXT)
     rest = ~done & text.notna().to_numpy()
     if rest.any():
         result[rest] = _canonical_decimals(text[rest])
@@ -123,10 +132,10 @@ def _canonical_decimals(text: pd.Series) -> pd.Series:
     number = whole.where(fraction.eq("") | fraction.isna(), whole + "." + fraction)
     negative = text.str.startswith("-").fillna(False).astype(bool) & number.ne("0")
     number = number.where(~negative, "-" + number)
-    result = number.where(plain).astype("string")
+    result = number.where(plain).astype(_TEXT)
     scientific = ok & ~plain
     if scientific.any():
-        result[scientific] = text[scientific].map(_decimal_text).astype("string")
+        result[scientific] = text[scientific].map(_decimal_text).astype(_TEXT)
     return result
 
 
@@ -135,7 +144,7 @@ def _float_text(numbers: pd.Series) -> pd.Series:
     values_ = numbers.to_numpy(dtype=float)
     whole = np.isfinite(values_) & (values_ == np.round(values_)) & (np.abs(values_) < 2**53)
     text = np.where(whole, np.where(whole, values_, 0).astype(np.int64).astype(str), values_.astype(str))
-    text = pd.Series(text, index=numbers.index, dtype="string").where(~np.isnan(values_))
+    text = pd.Series(text, index=numbers.index, dtype=_TEXT).where(~np.isnan(values_))
     return text if whole[~np.isnan(values_)].all() else canonical_numbers(text)
 
 
@@ -160,6 +169,7 @@ class Converted:
 
     canonical: pd.Series
     messages: pd.Series
+    clean: bool = False  # known to have no bad cell (messages all None) without looking
 
 
 def convert(cells: pd.Series, prop: dict, spec: ColumnSpec | None = None, *, remote: bool = False) -> Converted:
@@ -170,12 +180,18 @@ def convert(cells: pd.Series, prop: dict, spec: ColumnSpec | None = None, *, rem
     """
     if spec is None or remote:  # HubSpot's own forms: ISO or epoch times, option values, ";"
         spec = ColumnSpec(property=prop["name"])
+    # A look-up per cell in C costs less than finding the distinct cells, unless the cells are in
+    # Arrow (pyarrow installed): Arrow finds them faster than Python objects can be made of them.
+    arrow = getattr(cells.dtype, "storage", None) == "pyarrow"
+    if kind(prop) in _LOOKED_UP and not arrow and (plain := _convert_plain(cells, prop, spec, remote)) is not None:
+        return plain
     distinct = _distinct_cells(cells)
     if distinct is None:
         return _convert(cells, prop, spec, remote)
     codes, uniques = distinct
     once = _convert(pd.Series(uniques, dtype=cells.dtype), prop, spec, remote)
-    return Converted(_spread(once.canonical, codes, cells.index), _spread(once.messages, codes, cells.index))
+    return Converted(_spread(once.canonical, codes, cells.index), _spread(once.messages, codes, cells.index),
+                     clean=once.clean)
 
 
 def _distinct_cells(cells: pd.Series) -> tuple[np.ndarray, Any] | None:
@@ -197,16 +213,24 @@ def _distinct_cells(cells: pd.Series) -> tuple[np.ndarray, Any] | None:
         types = set(cells.map(type).unique())
         if bool in types and types & {int, float, Decimal, np.int64, np.float64}:
             return None
-    codes, uniques = pd.factorize(cells)
+    python_text = isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "python"
+    # pandas factorizes Python-stored text about twice as fast as an object array than as strings
+    codes, uniques = pd.factorize(cells.to_numpy(dtype=object) if python_text else cells)
     return (codes, uniques) if len(uniques) <= len(cells) // 4 else None
 
 
 def _spread(converted: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     values_ = np.append(converted.to_numpy(dtype=object), None)  # code -1 (a blank cell) → None
-    return pd.Series(values_[codes], index=index, dtype=object)
+    return pd.Series(values_[codes], index=index, dtype=object, copy=False)
 
 
 def _convert(cells: pd.Series, prop: dict, spec: ColumnSpec, remote: bool) -> Converted:
+    fast = _convert_plain(cells, prop, spec, remote)
+    return fast if fast is not None else _convert_general(cells, prop, spec, remote)
+
+
+def _convert_general(cells: pd.Series, prop: dict, spec: ColumnSpec, remote: bool) -> Converted:
+    """_convert by pandas string pipelines: any cells (text, numbers, dates, booleans, blanks)."""
     text = cell_text(cells)
     canonical, bad = _CONVERTERS[kind(prop)](cells, text, prop, spec, remote)
     bad = bad & text.notna()
@@ -233,7 +257,7 @@ def _number(cells, text, prop, spec, remote):
     number = canonical_numbers(text)
     long = _lengths(number).gt(MAX_EXPONENT)
     if long.any():  # only a number with hundreds of digits can be out of range
-        number[long] = number[long].map(lambda t: t if _in_range(t) else pd.NA).astype("string")
+        number[long] = number[long].map(lambda t: t if _in_range(t) else pd.NA).astype(_TEXT)
     return number, number.isna()
 
 
@@ -244,7 +268,7 @@ def _in_range(canonical: str) -> bool:
 
 def _bool(cells, text, prop, spec, remote):
     lowered = text.str.lower()
-    result = pd.Series(pd.NA, index=text.index, dtype="string")
+    result = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
     result[lowered.isin(TRUE_WORDS).fillna(False).astype(bool)] = "true"
     result[lowered.isin(FALSE_WORDS).fillna(False).astype(bool)] = "false"
     return result, result.isna()
@@ -262,23 +286,130 @@ def _datetime(cells, text, prop, spec, remote):
 
 
 def _iso(when: pd.Series, unit: str, suffix: str = "") -> pd.Series:
-    """ISO 8601 text of UTC timestamps, formatted by numpy in C (strftime is a Python call per cell)."""
-    naive = when.dt.tz_convert(None).to_numpy(dtype=f"datetime64[{unit}]")
-    text = np.char.add(np.datetime_as_string(naive, unit=unit), suffix).astype(object)
+    """ISO 8601 text of UTC timestamps (string dtype, <NA> for NaT)."""
+    text = _iso_texts(when, unit, suffix)
     # From str objects: pandas makes a "string" array of numpy's fixed-width text several times slower.
-    return pd.Series(pd.array(text, dtype="string"), index=when.index).where(when.notna())
+    return pd.Series(pd.array(text, dtype=_TEXT), index=when.index)
 
 
-def _parse_times(cells, text, spec, remote, *, zone: str = "UTC") -> pd.Series:
+def _iso_texts(when: pd.Series, unit: str, suffix: str = "") -> np.ndarray:
+    """ISO 8601 text of UTC timestamps as an object array of str, None for NaT: "YYYY-MM-DD" (unit
+    "D") or "YYYY-MM-DDTHH:MM:SS.mmm" (unit "ms"), then `suffix`; numpy's datetime_as_string, to
+    the byte, but built as ASCII records split into str objects in C (numpy's own text, made into
+    str one by one, costs several times more), a block of rows at a time (small temporaries stay in
+    the allocator's and the CPU's caches). Years outside 1-9999 (numpy writes them with a sign or a
+    fifth digit) are left to numpy."""
+    naive = when.dt.tz_convert(None).to_numpy(dtype=f"datetime64[{unit}]")
+    out = np.full(len(naive), None, dtype=object)
+    per_day = 1 if unit == "D" else 86_400_000
+    for start in range(0, len(naive), _BLOCK):
+        block = naive[start:start + _BLOCK]
+        ticks = block.view(np.int64)
+        missing = np.isnat(block)
+        days = ticks // per_day
+        fits = ~missing & (days >= -719_162) & (days <= 2_932_896)  # 0001-01-01 and 9999-12-31
+        if fits.all():
+            out[start:start + len(block)] = _format_days(days, ticks - days * per_day if unit != "D" else None, suffix)
+        elif fits.any():
+            chosen = np.flatnonzero(fits)
+            millis = ticks[chosen] - days[chosen] * per_day if unit != "D" else None
+            out[start + chosen] = _format_days(days[chosen], millis, suffix)
+        other = ~missing & ~fits
+        if other.any():
+            out[start + np.flatnonzero(other)] = np.char.add(np.datetime_as_string(block[other], unit=unit),
+                                                            suffix).astype(object)
+    return out
+
+
+_BLOCK = 1 << 16
+
+
+def _format_days(days: np.ndarray, millis: np.ndarray | None, suffix: str) -> list[str]:
+    """"YYYY-MM-DD" (and "THH:MM:SS.mmm" given the milliseconds into each day) + suffix, for days
+    since 1970-01-01 in years 1-9999: each value's ASCII bytes gathered, as whole integers, from
+    tables (the dates of the days the column spans, the times of the seconds of a day, the
+    milliseconds) into one record per value, and the records decoded and split in C."""
+    tail = (suffix + "\n").encode("ascii")
+    fields = [("date", "<u8", 0), ("date2", "<u2", 8)]
+    if millis is not None:
+        fields += [("T", "u1", 10), ("clock", "<u8", 11), ("millis", "<u4", 19)]
+    start = fields[-1][2] + np.dtype(fields[-1][1]).itemsize
+    fields += [(f"tail{i}", "u1", start + i) for i in range(len(tail))]
+    names, formats, offsets = zip(*fields)
+    records = np.empty(len(days), dtype=np.dtype({"names": list(names), "formats": list(formats),
+                                                  "offsets": list(offsets), "itemsize": start + len(tail)}))
+    if len(days):
+        first, last = int(days.min()), int(days.max())
+        if last - first < len(days):  # a table of the days spanned, gathered per value
+            heads, ends = _date_words(np.arange(first, last + 1, dtype=np.int32))
+            records["date"], records["date2"] = heads[days - first], ends[days - first]
+        else:
+            records["date"], records["date2"] = _date_words(days)
+    if millis is not None:
+        millis = millis.astype(np.int32)
+        records["T"] = ord("T")
+        records["clock"] = _clock_words()[millis // 1000]
+        records["millis"] = _MILLIS[millis % 1000]
+    for i, byte in enumerate(tail):
+        records[f"tail{i}"] = byte
+    return records.tobytes().decode("ascii").split("\n")[:-1]
+
+
+def _date_words(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """"YYYY-MM-DD" of days since 1970-01-01 (years 1-9999) as ASCII bytes, the first eight as one
+    little-endian uint64 and the last two as a uint16: the civil date by H. Hinnant's
+    civil_from_days, in numpy (int32: days and years fit)."""
+    z = days.astype(np.int32) + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    text = np.empty((len(days), 10), dtype=np.uint8)
+    text[:, [4, 7]] = ord("-")
+    text[:, 0:2] = _DIGITS2[year // 100]
+    text[:, 2:4] = _DIGITS2[year % 100]
+    text[:, 5:7] = _DIGITS2[month]
+    text[:, 8:10] = _DIGITS2[day]
+    return (np.ascontiguousarray(text[:, :8]).view("<u8").ravel(),
+            np.ascontiguousarray(text[:, 8:]).view("<u2").ravel())
+
+
+_DIGITS2 = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode("ascii"), dtype=np.uint8).reshape(100, 2)
+_MILLIS = np.frombuffer("".join(f".{i:03d}" for i in range(1000)).encode("ascii"), dtype="<u4")  # ".mmm"
+_CLOCK: list[np.ndarray] = []
+
+
+def _clock_words() -> np.ndarray:
+    """"HH:MM:SS" of each second of a day, as ASCII bytes in one little-endian uint64 (built once)."""
+    if not _CLOCK:
+        seconds = np.arange(86_400)
+        clock = np.empty((86_400, 8), dtype=np.uint8)
+        clock[:, [2, 5]] = ord(":")
+        clock[:, 0:2] = _DIGITS2[seconds // 3600]
+        clock[:, 3:5] = _DIGITS2[seconds // 60 % 60]
+        clock[:, 6:8] = _DIGITS2[seconds % 60]
+        _CLOCK.append(clock.view("<u8").ravel())
+    return _CLOCK[0]
+
+
+def _parse_times(cells, text, spec, remote, *, zone: str = "UTC", plain: np.ndarray | None = None) -> pd.Series:
     """Parse cells to UTC timestamps (NaT where impossible). Values without an offset are in `zone`.
 
-    Dates are parsed with zone UTC, so a date never moves to another day.
+    Dates are parsed with zone UTC, so a date never moves to another day. `plain`: every cell is
+    text, and this is its text ("" for a blank; no date objects to look for).
     """
     when = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
-    typed = cells.map(lambda v: isinstance(v, (dt.date, pd.Timestamp))) if cells.dtype == object else pd.Series(False, index=cells.index)
+    if cells.dtype == object and plain is None:
+        typed = cells.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
+    else:
+        typed = pd.Series(False, index=cells.index)
     if typed.any():
         when[typed] = _in_zone(pd.to_datetime(cells[typed].astype(object), errors="coerce"), zone)
-    strings = text.notna() & ~typed
+    strings = (text.notna() if plain is None else pd.Series(np.not_equal(plain, ""), index=text.index)) & ~typed
     if remote:
         epoch = strings & text.str.fullmatch(r"-?\d{9,}").fillna(False).astype(bool)
         when[epoch] = pd.to_datetime(text[epoch].astype("int64"), unit="ms", utc=True, errors="coerce")
@@ -288,7 +419,7 @@ def _parse_times(cells, text, spec, remote, *, zone: str = "UTC") -> pd.Series:
         # ISO text reads too: syncer writes it where the format cannot say which instant (an hour
         # a DST change repeats) or a spreadsheet cannot hold the date (before 1900).
         strings &= when.isna()
-    aware = strings & _has_offset(text)
+    aware = strings & _has_offset(text, plain)
     when[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
     naive = strings & ~aware
     when[naive] = _in_zone(pd.to_datetime(text[naive], format="ISO8601", errors="coerce"), zone)
@@ -298,12 +429,52 @@ def _parse_times(cells, text, spec, remote, *, zone: str = "UTC") -> pd.Series:
 _OFFSET = re.compile(OFFSET)
 
 
-def _has_offset(text: pd.Series) -> pd.Series:
+def _has_offset(text: pd.Series, texts: np.ndarray | None = None) -> pd.Series:
     """text.str.contains(OFFSET), False where missing. An offset ends the text and is at most six
-    characters long, so only the last six are searched (a search of the whole text tries every
-    position)."""
-    tails = map(operator.itemgetter(slice(-6, None)), _texts(text))
-    return pd.Series(np.fromiter(map(bool, map(_OFFSET.search, tails)), dtype=bool, count=len(text)), index=text.index)
+    characters long, so only the last six of a text that may hold one are searched (a search of
+    the whole text tries every position); a text ending in "Z" (as HubSpot's own times do) needs
+    no search. `texts`: the same text, "" where missing, if at hand."""
+    texts = _texts(text) if texts is None else texts
+    n = len(texts)
+    found = np.zeros(n, dtype=bool)
+    maybe = _offset_candidates(texts)
+    if maybe is None:  # not ASCII lines: by the last occurrence of each character an offset starts with
+        joined = "".join(texts)
+        if "Z" in joined:
+            found |= np.fromiter(map(str.endswith, texts, itertools.repeat("Z")), dtype=bool, count=n)
+        marks = [mark for mark in ("+", "-", "Z") if mark in joined]
+        maybe = np.zeros(n, dtype=bool)
+        if marks:
+            lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+            for mark in marks:
+                last = np.fromiter(map(str.rfind, texts, itertools.repeat(mark)), dtype=np.int64, count=n)
+                maybe |= last >= lengths - 6
+    else:
+        found, maybe = maybe
+    rows = np.flatnonzero(maybe & ~found)
+    tails = map(operator.itemgetter(slice(-6, None)), [texts[i] for i in rows])
+    found[rows] = np.fromiter(map(bool, map(_OFFSET.search, tails)), dtype=bool, count=len(rows))
+    return pd.Series(found, index=text.index)
+
+
+def _offset_candidates(texts) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ends in Z, may end in another offset) per text, read from the bytes of the texts joined by
+    newlines: a "+" or "-" five or six characters from the end, or a "Z" at the end. None unless
+    every text is ASCII without a newline."""
+    n = len(texts)
+    joined = "\n".join(texts)
+    if not n or not joined.isascii() or joined.count("\n") != n - 1:
+        return None
+    data = np.frombuffer(joined.encode("ascii") + b"\n", dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    # The byte `back` characters before each text's end; for a text shorter than that, a byte of an
+    # earlier text (or a newline): a candidate too many, which the search then rules out. A blank
+    # text's last byte is a newline, never "Z".
+    sign = lambda back: np.isin(data[np.maximum(ends - back, 0)], _SIGNS)  # noqa: E731
+    return data[ends - 1] == ord("Z"), sign(5) | sign(6)
+
+
+_SIGNS = np.frombuffer(b"+-", dtype=np.uint8)
 
 
 def _in_zone(times: pd.Series, zone: str) -> pd.Series:
@@ -318,9 +489,9 @@ def _in_zone(times: pd.Series, zone: str) -> pd.Series:
 
 def _enumeration(cells, text, prop, spec, remote):
     exact, folded = _option_lookup(prop, spec, remote)
-    result = text.map(exact).astype("string")
+    result = text.map(exact).astype(_TEXT)
     missing = result.isna() & text.notna()
-    result[missing] = text[missing].str.lower().map(folded).astype("string")
+    result[missing] = text[missing].str.lower().map(folded).astype(_TEXT)
     if remote:
         return result.fillna(text), pd.Series(False, index=text.index)
     return result, result.isna()
@@ -331,8 +502,8 @@ def _multi(cells, text, prop, spec, remote):
     parts = text.str.split(separator, regex=False).explode().str.strip()
     parts = parts[parts.notna() & parts.ne("")]
     exact, folded = _option_lookup(prop, spec, remote)
-    values = parts.map(exact).astype("string")
-    values = values.fillna(parts.str.lower().map(folded).astype("string"))
+    values = parts.map(exact).astype(_TEXT)
+    values = values.fillna(parts.str.lower().map(folded).astype(_TEXT))
     bad_rows = values.index[values.isna()].unique()
     if remote:
         values = values.fillna(parts)
@@ -341,7 +512,7 @@ def _multi(cells, text, prop, spec, remote):
     chosen = chosen.rename_axis("row").reset_index().drop_duplicates(["row", "value"])
     chosen = chosen.sort_values(["row", "order", "value"], na_position="last")
     joined = chosen.groupby("row", sort=False)["value"].agg(";".join)
-    result = joined.reindex(text.index).astype("string")
+    result = joined.reindex(text.index).astype(_TEXT)
     bad = pd.Series(text.index.isin(bad_rows), index=text.index)
     return result, bad & ~remote
 
@@ -438,6 +609,152 @@ def option_warnings(prop: dict, spec: ColumnSpec) -> list[str]:
     return warnings
 
 
+# --- fast paths: columns of plain text -----------------------------------------------------------
+# A CSV column (and a workbook's text column) holds str alone. Such a column is converted with str
+# methods and dict look-ups mapped over a list (loops in C) instead of pandas string pipelines, and
+# only the cells outside the common forms go through the general converter, so every value and
+# message is the general path's to the byte (tests/test_perf_values.py runs both on the same cells).
+
+
+def _plain_texts(cells: pd.Series) -> np.ndarray | None:
+    """The stripped text of every cell ("" for a blank), as an object array, when each cell is a
+    str or missing; None for any other column (numbers, dates and booleans from a workbook take
+    the general path)."""
+    count = len(cells)
+    if isinstance(cells.dtype, pd.StringDtype):
+        try:  # no copy of Python-stored text; a missing cell (NaN, <NA>) is not a str: TypeError
+            return np.fromiter(map(str.strip, cells.to_numpy()), dtype=object, count=count)
+        except TypeError:
+            raw = cells.to_numpy(dtype=object, na_value="")
+    elif cells.dtype == object:
+        raw = cells.to_numpy()
+        types = set(map(type, raw))
+        if not types <= {str, type(None)}:
+            return None
+        if type(None) in types:
+            raw = np.where(np.equal(raw, None), "", raw)
+    else:
+        return None
+    return np.fromiter(map(str.strip, raw), dtype=object, count=count)
+
+
+def _convert_plain(cells: pd.Series, prop: dict, spec: ColumnSpec, remote: bool) -> Converted | None:
+    """_convert of a column of plain text, or None where the general path must do it."""
+    convert_ = _PLAIN.get(kind(prop))
+    if convert_ is None:
+        return None
+    texts = _plain_texts(cells)
+    if texts is None:
+        return None
+    blank = np.equal(texts, "")
+    done = convert_(texts, blank, cells, prop, spec, remote)
+    if done is None:
+        return None
+    canonical, bad = done
+    canonical[blank] = None
+    messages = np.full(len(texts), None, dtype=object)
+    bad = np.zeros(len(texts), dtype=bool) if bad is None else bad & ~blank
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        canonical[rows] = None
+        messages[rows] = [_message(kind(prop), texts[i], prop, spec) for i in rows]
+    return Converted(pd.Series(canonical, index=cells.index, dtype=object, copy=False),
+                     pd.Series(messages, index=cells.index, dtype=object, copy=False), clean=not bad.any())
+
+
+def _plain_string(texts, blank, cells, prop, spec, remote):
+    lower = prop.get("name") == "email" and prop.get("hubspotDefined")
+    canonical = np.fromiter(map(str.lower, texts), dtype=object, count=len(texts)) if lower else texts.copy()
+    bad = None
+    if not remote and max(map(len, texts), default=0) > MAX_STRING:
+        bad = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) > MAX_STRING
+    return canonical, bad
+
+
+def _plain_number(texts, blank, cells, prop, spec, remote):
+    # A cell already in HubSpot's form is its own value (canonical_numbers); the others, and any
+    # long enough to be out of range, go through the general rules cell by cell (_number_text).
+    done = np.fromiter(map(bool, map(_CANONICAL_NUMBER.fullmatch, texts)), dtype=bool, count=len(texts))
+    if max(map(len, texts), default=0) > MAX_EXPONENT:
+        done &= np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) <= MAX_EXPONENT
+    canonical = texts.copy()
+    bad = None
+    rest = np.flatnonzero(~done & ~blank)
+    if len(rest):
+        canonical[rest] = [_number_text(text) for text in texts[rest]]
+        bad = np.zeros(len(texts), dtype=bool)
+        bad[rest] = np.equal(canonical[rest], None)
+    return canonical, bad
+
+
+_NUMBER = re.compile(NUMBER)
+_DECIMAL_PARTS = re.compile(r"^(\d*)\.?(\d*)$")
+
+
+def _number_text(text: str) -> str | None:
+    """_number of one cell's (stripped, not blank) text, cell by cell: canonical_numbers'
+    general rules (_canonical_decimals), then the range check; None where not a number."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    if "e" in text or "E" in text:
+        number = _decimal_text(text)
+    else:
+        whole, fraction = _DECIMAL_PARTS.search(text.lstrip("+-")).groups()
+        whole, fraction = whole.lstrip("0") or "0", fraction.rstrip("0")
+        number = whole + "." + fraction if fraction else whole
+        if text.startswith("-") and number != "0":
+            number = "-" + number
+    if number is not None and len(number) > MAX_EXPONENT and not _in_range(number):
+        return None
+    return number
+
+
+_BOOL_WORDS = {**{word: "true" for word in TRUE_WORDS}, **{word: "false" for word in FALSE_WORDS}}
+
+
+def _plain_bool(texts, blank, cells, prop, spec, remote):
+    canonical = np.fromiter(map(_BOOL_WORDS.get, map(str.lower, texts)), dtype=object, count=len(texts))
+    return canonical, np.equal(canonical, None)
+
+
+def _plain_enumeration(texts, blank, cells, prop, spec, remote):
+    exact, folded = _option_lookup(prop, spec, remote)
+    if not all(type(value) is str for value in [*exact.values(), *folded.values()]):
+        return None  # option values that are not text: the general path casts them
+    canonical = np.fromiter(map(exact.get, texts), dtype=object, count=len(texts))
+    canonical[blank] = None
+    unknown = np.flatnonzero(np.equal(canonical, None) & ~blank)
+    if len(unknown):
+        canonical[unknown] = [folded.get(text.lower()) for text in texts[unknown]]
+        still = unknown[np.equal(canonical[unknown], None)]
+        if remote:  # HubSpot's value, kept as it is
+            canonical[still] = texts[still]
+        else:
+            bad = np.zeros(len(texts), dtype=bool)
+            bad[still] = True
+            return canonical, bad
+    return canonical, None
+
+
+def _plain_times(texts, blank, cells, prop, spec, remote):
+    if remote:
+        return None
+    text = texts.copy()
+    text[blank] = None
+    text = pd.Series(text, index=cells.index, dtype=object, copy=False)
+    if kind(prop) == "date":
+        when = _parse_times(cells, text, spec, remote, plain=texts)
+        midnight = when.dt.normalize().eq(when).fillna(False).astype(bool).to_numpy()
+        return _iso_texts(when, "D"), ~midnight
+    when = _parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC", plain=texts)
+    return _iso_texts(when, "ms", "Z"), when.isna().to_numpy()
+
+
+_LOOKED_UP = {"string", "bool", "enumeration"}
+_PLAIN = {"string": _plain_string, "number": _plain_number, "bool": _plain_bool, "enumeration": _plain_enumeration,
+          "date": _plain_times, "datetime": _plain_times}
+
+
 _CONVERTERS = {"string": _string, "number": _number, "bool": _bool, "date": _date, "datetime": _datetime,
                "enumeration": _enumeration, "multi": _multi}
 
@@ -503,13 +820,15 @@ def canonicalize(table: Table, m: Mapping, properties: list[dict]) -> LocalRows:
         if column in table.frame.columns and spec.property in by_name:
             converted = convert(table.frame[column], by_name[spec.property], spec)
             columns[spec.property] = converted.canonical
-            errors += _cell_errors(table, column, converted.messages)
+            if not converted.clean:
+                errors += _cell_errors(table, column, converted.messages)
             if spec.property == m.id_property:
                 errors += _invisible_in_keys(table, column, converted.canonical)
     for association in m.associations:
         if association.column in table.frame.columns:
             columns[ASSOCIATION_PREFIX + association.column] = association_keys(table.frame[association.column], association.match)
-    frame = pd.DataFrame(columns, index=table.frame.index, dtype=object)
+    # copy=False: each converted column becomes the frame's own, as it is (no copy into one block)
+    frame = pd.DataFrame(columns, index=table.frame.index, dtype=object, copy=False)
     return LocalRows(frame=frame, errors=sorted(errors, key=lambda e: (e.row, e.column)))
 
 
@@ -519,7 +838,10 @@ INVISIBLE = "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 
 
 def _invisible_in_keys(table: Table, column: str, keys: pd.Series) -> list[CellError]:
-    text = keys.astype("string")
+    joined = "".join(keys.dropna().tolist())
+    if joined.isascii() or not re.search(INVISIBLE, joined):  # every key at once, in C (ASCII: none)
+        return []
+    text = keys.astype(_TEXT)
     hit = text.str.contains(INVISIBLE, regex=True).fillna(False).astype(bool)
     errors = []
     for row, key in text[hit].items():
@@ -540,7 +862,7 @@ def zero_padded_forms(keys: pd.Series, id_prop: dict) -> dict[str, str]:
     widths of the sheet's keys that kept their zeros. Empty for other id properties."""
     if kind(id_prop) != "string":
         return {}
-    text = pd.Series(keys.dropna().unique(), dtype="string")
+    text = pd.Series(keys.dropna().unique(), dtype=_TEXT)
     digits = text[text.str.fullmatch(r"\d{1,18}").fillna(False).astype(bool)]
     padded = digits.str.startswith("0")
     widths = set(digits[padded].str.len())
@@ -603,10 +925,18 @@ def _normalize_series(series: pd.Series, by_name: dict[str, dict]) -> pd.Series:
     if prop is None:
         text = cell_text(series)
         return text.astype(object).where(text.notna(), None).rename(series.name)
-    converted = convert(series, prop, remote=True)
-    text = cell_text(series).astype(object)
-    kept = converted.canonical.where(converted.canonical.notna() | text.isna(), text)
-    return kept.where(kept.notna(), None).rename(series.name)
+    kept = convert(series, prop, remote=True).canonical.to_numpy(dtype=object).copy()
+    gap = pd.isna(kept) & series.notna().to_numpy()
+    if gap.any():  # values that fit no form: kept as text
+        text = cell_text(series[gap]).astype(object)
+        kept[gap] = text.where(text.notna(), None).to_numpy()
+    raw = series.to_numpy(dtype=object)
+    if set(map(type, raw)) <= {str, type(None)}:
+        # A value already canonical stays the str object HubSpot's answer made (shared with the sheet's
+        # cell when jobs read it so) instead of an equal copy: a million records hold one set of values.
+        same = np.equal(kept, raw)
+        kept[same] = raw[same]
+    return pd.Series(kept, index=series.index, dtype=object, name=series.name, copy=False)
 
 
 # --- remote values → natural cells ----------------------------------------------------------------
@@ -657,7 +987,7 @@ def _refuse_unnameable(canonical: pd.Series, unnameable: list[str], prop: dict, 
 
 def _natural(canonical: pd.Series, prop: dict, spec: ColumnSpec, forms: dict[str, str] | None) -> pd.Series:
     """Natural cells of one column; `forms`: an option column's `option_forms` (None for others)."""
-    text = canonical.astype("string")
+    text = canonical.astype(_TEXT)
     k = kind(prop)
     if k == "number":
         out = _natural_numbers(text)
@@ -713,7 +1043,7 @@ def _natural_options(text: pd.Series, prop: dict, spec: ColumnSpec, forms: dict[
     """Each option value as the text `option_forms` chose (one that reads back as that value).
     A value HubSpot holds but no longer defines is written as itself."""
     if kind(prop) == "enumeration":
-        return text.map(forms).astype("string").fillna(text)
+        return text.map(forms).astype(_TEXT).fillna(text)
     parts = text.dropna().str.split(";", regex=False).explode()
     named = parts.map(forms).fillna(parts).astype(str)
     return named.groupby(level=0, sort=False).agg(spec.separator.join).reindex(text.index)
@@ -797,7 +1127,7 @@ def validate(m: Mapping | str | Path, properties: PropertySource, *, source: str
     with talk.phase("checked every cell") as done:
         local = canonicalize(table, m, properties)
         done(f"{len(local.errors):,} cell errors")
-    result.errors = local.errors + _key_errors(table, m)
+    result.errors = local.errors + _key_errors(table, m, local)
     by_name = {p["name"]: p for p in properties}
     if existing is not None and m.id_property in local.frame and m.id_property in by_name:
         lost = lost_zeros(local.frame[m.id_property], by_name[m.id_property],
@@ -851,19 +1181,19 @@ def association_problems(m: Mapping, properties: PropertySource) -> list[Mapping
     return problems
 
 
-def _key_errors(table: Table, m: Mapping) -> list[CellError]:
-    """Blank and repeated values in the id column: the planner could not match those rows."""
+def _key_errors(table: Table, m: Mapping, local: LocalRows) -> list[CellError]:
+    """The rows whose key the planner could not use (syncer.keys: blank, or on more than one row),
+    found as push finds them, on the canonical keys. A key cell that holds a value it could not
+    convert is a cell error already, not a blank key."""
     column = m.id_column
-    if column is None or column not in table.frame.columns:
+    if column is None or column not in table.frame.columns or m.id_property not in local.frame:
         return []
-    keys = cell_text(table.frame[column])
-    errors = [CellError(table.path, int(r), column, None, f"no {m.id_property}: every row needs one") for r in keys.index[keys.isna()]]
-    present = keys[keys.notna()]
-    first = pd.Series(present.index, index=present.index).groupby(present.to_numpy()).transform("first")
-    for row in present.index[present.duplicated(keep="first")]:
-        key = present[row]
-        errors.append(CellError(table.path, int(row), column, key, f"{_show(key)} is repeated; first on row {first[row]}"))
-    return errors
+    canonical = local.frame[m.id_property]
+    raw = cell_text(table.frame[column])
+    found = key_rules.errors(canonical, m.id_property)
+    found[canonical.isna().to_numpy() & raw.notna().to_numpy()] = None
+    return [CellError(table.path, int(row), column, None if pd.isna(raw[row]) else raw[row], message)
+            for row, message in found.dropna().items()]
 
 
 def init_mapping(source: str | Path, properties: PropertySource, *, object_type: str, id_property: str | None = None,
