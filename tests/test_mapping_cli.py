@@ -72,3 +72,25 @@ def test_mapping_schema_is_json_schema():
     result = CliRunner().invoke(cli, ["mapping-schema"])
     assert result.exit_code == 0
     assert json.loads(result.output) == mapping.json_schema()
+
+
+def test_validate_finds_the_key_problems_push_would_refuse_in_its_words(sandbox, tmp_path):
+    """Blank and repeated keys, as the planner finds them (syncer.keys): on canonical keys, every
+    row of a repeated key named, and a key cell that is a bad value not also called blank."""
+    import csv
+
+    with (REPO / "sample_data" / "cars.csv").open(newline="", encoding="utf-8") as source:
+        rows = list(csv.reader(source))[:6]
+    rows[2][0] = ""                                   # sheet row 3: blank
+    rows[5][0] = " " + rows[4][0] + " "               # sheet rows 5 and 6: one key once stripped
+    sheet = tmp_path / "cars.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+    path = tmp_path / "m.yaml"
+    path.write_text(f"object: cars\nid_property: vin\nsource: {sheet}\ncolumns: {{VIN: vin, Make: make}}\n")
+    result = CliRunner().invoke(cli, ["validate", str(path), *portal(sandbox)])
+    assert result.exit_code == 2, result.output
+    key = rows[4][0]
+    assert "row 3: no value for the id property vin" in result.output
+    assert f"row 5: vin '{key}' appears on more than one row (5, 6)" in result.output
+    assert f"row 6: vin '{key}' appears on more than one row (5, 6)" in result.output
