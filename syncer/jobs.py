@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from syncer import associations, mapping, ownership, plan, portals, tables, talk, values
@@ -203,20 +204,69 @@ def _shown_targets(cells: pd.Series, wanted: pd.Series, current: pd.Series, desi
     return shown | associations.shown_values(client, link, replaced)
 
 
+# Keys asked of batch_read at a time: whole batches of 100, so the calls are those of one call
+# for every key, but only this many records are held as Record objects at once (a million of them
+# take about 1.8 GB; their mapped values alone, kept as columns, under half of that).
+READ_SLICE = 50_000
+
+
 def read_remote(prepared: Prepared, client: PortalClient, *, mirror: bool = False) -> pd.DataFrame:
     """Remote records as a frame: index = canonical id value; columns id, updated_at and properties."""
     m = prepared.mapping
     names = prepared.mapped_properties
+    found = _RemoteColumns(names)
     with talk.phase("read HubSpot's records") as done:
         if mirror:
             records = {r.properties.get(m.id_property): r
                        for r in client.list_records(prepared.object_type, properties=names)}
             records.pop(None, None)
+            found.add(records)
+            del records
         else:
-            keys = prepared.local.frame[m.id_property].dropna().unique()
-            records = client.batch_read(prepared.object_type, keys, id_property=m.id_property, properties=names)
-        done(f"{len(records):,} found" + ("" if mirror else f" of {len(keys):,} keys"))
-    return remote_frame(records, names, prepared.properties)
+            column = prepared.local.frame[m.id_property]
+            firsts = column.notna().to_numpy() & ~column.duplicated().to_numpy()
+            keys, rows = column.to_numpy()[firsts], np.flatnonzero(firsts)  # each key once, and its first row
+            local = {n: prepared.local.frame[n].to_numpy() for n in names}
+            for start in range(0, len(keys), READ_SLICE):
+                part = keys[start:start + READ_SLICE]
+                records = client.batch_read(prepared.object_type, part, id_property=m.id_property, properties=names)
+                at = dict(zip(part.tolist(), rows[start:start + READ_SLICE].tolist()))
+                found.add(records, local, [at[key] for key in records])
+        done(f"{len(found.keys):,} found" + ("" if mirror else f" of {len(keys):,} keys"))
+    return found.frame(prepared.properties)
+
+
+class _RemoteColumns:
+    """Records' keys, ids, updatedAt and mapped values as lists, filled a batch_read at a time."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.keys: list = []
+        self.ids: list[str] = []
+        self.updated: list[str] = []
+        self.columns: dict[str, list] = {n: [] for n in names}
+
+    def add(self, records: dict, local: dict[str, np.ndarray] | None = None, rows: list[int] | None = None) -> None:
+        """Append the records; a value equal to the sheet's canonical value on the key's row (`rows`,
+        positions in the `local` columns) is kept as that same str object, so a record unchanged
+        since the sheet costs no memory of its own for its values (the conversion, which sees only
+        the text, is the same)."""
+        self.keys += records
+        self.ids += [r.id for r in records.values()]
+        self.updated += [r.updated_at for r in records.values()]
+        for name, column in self.columns.items():
+            found = [r.properties.get(name) for r in records.values()]
+            if local is not None and name in local:
+                sheet = local[name][rows].tolist()
+                found = [mine if mine == theirs else theirs for mine, theirs in zip(sheet, found)]
+            column += found
+
+    def frame(self, properties: list[dict]) -> pd.DataFrame:
+        frame = pd.DataFrame(self.columns, index=self.keys, columns=self.names, dtype=object)
+        frame = values.normalize_remote(frame, properties) if len(frame) else frame
+        frame.insert(0, "id", self.ids)
+        frame.insert(1, "updated_at", self.updated)
+        return frame
 
 
 def lost_zeros(prepared: Prepared, client: PortalClient, new_keys: pd.Series) -> dict[int, str]:
@@ -230,12 +280,9 @@ def lost_zeros(prepared: Prepared, client: PortalClient, new_keys: pd.Series) ->
 
 
 def remote_frame(records: dict, names: list[str], properties: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame([{n: r.properties.get(n) for n in names} for r in records.values()],
-                         index=list(records), columns=names, dtype=object)
-    frame = values.normalize_remote(frame, properties) if len(frame) else frame
-    frame.insert(0, "id", [r.id for r in records.values()])
-    frame.insert(1, "updated_at", [r.updated_at for r in records.values()])
-    return frame
+    found = _RemoteColumns(names)
+    found.add(records)
+    return found.frame(properties)
 
 
 def _row_errors(local: values.LocalRows) -> dict[int, str]:
