@@ -408,22 +408,29 @@ def _parse_times(cells, text, spec, remote, *, zone: str = "UTC", plain: np.ndar
     else:
         typed = pd.Series(False, index=cells.index)
     if typed.any():
-        when[typed] = _in_zone(pd.to_datetime(cells[typed].astype(object), errors="coerce"), zone)
+        when[typed] = _us(_in_zone(pd.to_datetime(cells[typed].astype(object), errors="coerce"), zone))
     strings = (text.notna() if plain is None else pd.Series(np.not_equal(plain, ""), index=text.index)) & ~typed
     if remote:
         epoch = strings & text.str.fullmatch(r"-?\d{9,}").fillna(False).astype(bool)
-        when[epoch] = pd.to_datetime(text[epoch].astype("int64"), unit="ms", utc=True, errors="coerce")
+        when[epoch] = _us(pd.to_datetime(text[epoch].astype("int64"), unit="ms", utc=True, errors="coerce"))
         strings &= ~epoch
     if spec.format:
-        when[strings] = _in_zone(pd.to_datetime(text[strings], format=spec.format, errors="coerce"), zone)
+        when[strings] = _us(_in_zone(pd.to_datetime(text[strings], format=spec.format, errors="coerce"), zone))
         # ISO text reads too: syncer writes it where the format cannot say which instant (an hour
         # a DST change repeats) or a spreadsheet cannot hold the date (before 1900).
         strings &= when.isna()
     aware = strings & _has_offset(text, plain)
-    when[aware] = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+    when[aware] = _us(pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce"))
     naive = strings & ~aware
-    when[naive] = _in_zone(pd.to_datetime(text[naive], format="ISO8601", errors="coerce"), zone)
+    when[naive] = _us(_in_zone(pd.to_datetime(text[naive], format="ISO8601", errors="coerce"), zone))
     return when
+
+
+def _us(times: pd.Series) -> pd.Series:
+    """Times in microseconds, as _parse_times holds them: a text with nanoseconds parses to
+    nanoseconds, which a microsecond series refuses to take. The digits below a millisecond go
+    either way: HubSpot keeps milliseconds (and a datetime's canonical text has three digits)."""
+    return times.dt.as_unit("us") if len(times) else times
 
 
 _OFFSET = re.compile(OFFSET)
@@ -484,7 +491,15 @@ def _in_zone(times: pd.Series, zone: str) -> pd.Series:
     # skipped by the change moves forward to the first valid time. Both are rare, and a row error
     # would be harder on the person than a documented rule.
     first = np.ones(len(times), dtype=bool)
-    return times.dt.tz_localize(zone, ambiguous=first, nonexistent="shift_forward").dt.tz_convert("UTC")
+    try:
+        return times.dt.tz_localize(zone, ambiguous=first, nonexistent="shift_forward").dt.tz_convert("UTC")
+    except (NotImplementedError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        # A wall-clock time within a day of year 1 or of the end of 9999 may fall outside the years
+        # a zone can be computed in: such a time is no instant HubSpot can hold (a bad cell).
+        inside = times.between(pd.Timestamp("0001-01-02"), pd.Timestamp("9999-12-30")).to_numpy()
+        found = pd.Series(pd.NaT, index=times.index, dtype="datetime64[us, UTC]")
+        found[inside] = _in_zone(times[inside], zone)
+        return found
 
 
 def _enumeration(cells, text, prop, spec, remote):

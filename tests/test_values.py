@@ -238,3 +238,18 @@ def test_long_numbers_keep_every_digit():
     assert canonical("price", number) == [number]
     cells = values.to_cells(pd.DataFrame({"price": [number]}), CARS, PROPERTIES)
     assert cells["Listing price"][0] == Decimal(number)
+
+
+@pytest.mark.parametrize("cells", [["2024-01-01T10:00:00.123456789"], ["2024-01-01 10:00:00.123456789", "x"]],
+                         ids=["alone", "with-a-bad-cell"])
+def test_a_time_with_nanoseconds_reads_to_the_millisecond_hubspot_keeps(cells):
+    """pandas parses such text to nanoseconds; it used to crash the conversion (a traceback in
+    validate, plan and push). Digits below a millisecond go either way, as microseconds' do."""
+    found = canonical("last_serviced_at", *cells, timezone="Europe/Paris")
+    assert found[0] == "2024-01-01T09:00:00.123Z"
+
+
+def test_a_wall_clock_time_past_the_last_instant_a_zone_can_reach_is_a_bad_cell_not_a_crash():
+    found = canonical("last_serviced_at", "9999-12-31 23:00", "2024-05-01 10:00", timezone="America/New_York")
+    assert found[1] == "2024-05-01T14:00:00.000Z"
+    assert found[0].startswith('"9999-12-31 23:00" is not a date and time')
