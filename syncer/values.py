@@ -422,8 +422,24 @@ def _parse_times(cells, text, spec, remote, *, zone: str = "UTC", plain: np.ndar
     aware = strings & _has_offset(text, plain)
     when[aware] = _us(pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce"))
     naive = strings & ~aware
-    when[naive] = _us(_in_zone(pd.to_datetime(text[naive], format="ISO8601", errors="coerce"), zone))
+    try:
+        when[naive] = _us(_in_zone(pd.to_datetime(text[naive], format="ISO8601", errors="coerce"), zone))
+    except ValueError:  # an offset of hours alone ("+01") among times without one: pandas refuses the mix
+        when[naive] = pd.Series([_one_time(cell, zone) for cell in text[naive]], index=text.index[naive.to_numpy()],
+                                dtype="datetime64[us, UTC]")
     return when
+
+
+def _one_time(cell: str, zone: str):
+    """One cell's UTC time, read as _parse_times reads a column (NaT where impossible): its own
+    offset if it has one, else `zone`."""
+    moment = pd.to_datetime(cell, format="ISO8601", errors="coerce")
+    if pd.isna(moment):
+        return pd.NaT
+    if moment.tzinfo is not None:
+        return moment.tz_convert("UTC").as_unit("us")
+    found = _in_zone(pd.Series([moment]), zone).iloc[0]
+    return found if pd.isna(found) else found.as_unit("us")
 
 
 def _us(times: pd.Series) -> pd.Series:

@@ -253,3 +253,11 @@ def test_a_wall_clock_time_past_the_last_instant_a_zone_can_reach_is_a_bad_cell_
     found = canonical("last_serviced_at", "9999-12-31 23:00", "2024-05-01 10:00", timezone="America/New_York")
     assert found[1] == "2024-05-01T14:00:00.000Z"
     assert found[0].startswith('"9999-12-31 23:00" is not a date and time')
+
+
+def test_an_offset_of_hours_alone_among_times_without_one_reads_as_that_offset():
+    """pandas refuses a column mixing "+01" with times without an offset (a traceback before)."""
+    found = canonical("last_serviced_at", "2024-01-01 10:00+01", "2024-01-01 10:00", "2024-06-01 10:00:00.123456789",
+                      "not a time", timezone="Europe/Paris")
+    assert found[:3] == ["2024-01-01T09:00:00.000Z", "2024-01-01T09:00:00.000Z", "2024-06-01T08:00:00.123Z"]
+    assert found[3].startswith('"not a time" is not a date and time')
