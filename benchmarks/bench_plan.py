@@ -116,13 +116,10 @@ def main() -> None:
     parser.add_argument("--new", type=float, default=0.0, help="share of rows with no record")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    try:
-        import pyarrow  # noqa: F401
-        arrow = "installed"
-    except ImportError:
-        arrow = "not installed"
+    from bench_read import versions
+
     print(f"{args.rows:,} rows x {args.properties} properties, {args.changed:.0%} changed, {args.new:.0%} new; "
-          f"pandas {pd.__version__}, pyarrow {arrow}")
+          f"{versions()}")
     rounds = []
     for number in range(args.repeat):
         found = {name: run(name, args) for name in PLANNERS}

@@ -138,15 +138,8 @@ def main() -> None:
     parser.add_argument("--out", action="store_true", help="also save the plan file (-o plan.json)")
     parser.add_argument("--workdir", type=Path, default=None, help="keeps the sheet and the filled portal between runs")
     args = parser.parse_args()
-    import pandas as pd
+    from bench_read import prepare, versions
 
-    from bench_read import prepare
-
-    try:
-        import pyarrow  # noqa: F401
-        arrow = "installed"
-    except ImportError:
-        arrow = "not installed"
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -165,7 +158,7 @@ def main() -> None:
                 filled.write_text(f"{seconds:.1f}\n")
                 print(f"filled in {seconds:.0f} s ({args.rows / seconds:,.0f} records/s)")
             print(f"{args.rows:,} rows x 12 columns ({sheet.stat().st_size / 2**20:.0f} MiB CSV) against {args.rows:,} "
-                  f"records; pandas {pd.__version__}, pyarrow {arrow}")
+                  f"records; {versions()}")
             for number in range(args.repeat):
                 found = run_plan(url, mapping, workdir / "plan.json" if args.out else None)
                 last = [line for line in found["stdout"].splitlines() if line.strip()][-3:]

@@ -45,6 +45,14 @@ COLUMNS = ["VIN", "Make", "Model", "Year", "Listing price", "Mileage (km)", "Col
 FEATURES = ["Sunroof", "Heated seats", "Navigation", "Bluetooth", "Backup camera", "Leather seats"]
 
 
+
+def versions() -> str:
+    """`pandas 3.1.1, pyarrow installed`: what a figure was measured with (pandas keeps text in Arrow
+    when pyarrow is installed)."""
+    import importlib.util
+
+    return f"pandas {pd.__version__}, pyarrow {'installed' if importlib.util.find_spec('pyarrow') else 'not installed'}"
+
 def make_frame(rows: int, variety: str = "realistic") -> pd.DataFrame:
     rng = random.Random(7)
     pick = lambda seq: [rng.choice(seq) for _ in range(rows)]  # noqa: E731
@@ -192,11 +200,6 @@ def main() -> None:
         print(json.dumps(JOBS[args.job[0]](args.job[1])))
         return
     formats = args.formats.split(",")
-    try:
-        import pyarrow  # noqa: F401
-        arrow = "installed"
-    except ImportError:
-        arrow = "not installed"
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +207,7 @@ def main() -> None:
         paths = prepare(workdir, args.rows, args.variety, formats)
         print(f"{args.rows:,} rows x {len(COLUMNS)} columns ({args.variety}); "
               + ", ".join(f"{f} {p.stat().st_size / 2**20:.0f} MiB" for f, p in paths.items())
-              + f" (ready in {time.perf_counter() - start:.0f} s); pandas {pd.__version__}, pyarrow {arrow}")
+              + f" (ready in {time.perf_counter() - start:.0f} s); {versions()}")
         for fmt, path in paths.items():
             rounds = []
             for number in range(args.repeat):
