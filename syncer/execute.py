@@ -108,8 +108,9 @@ class RunMeta:
     not_restorable: list[dict] | None = None
     retried_rows: int | None = None
 
-    # Written whenever the run happened, even when None (the results document's schema needs `undo`).
-    _OF_A_RUN = ("run_id", "started_at", "recovered_undo", "estimate", "undo", "finished_at")
+    # A run's own fields: written whenever it ran, even when None (the results schema needs `undo`), and
+    # a retry's replace the first run's when results are merged (runs.merge_results).
+    RUN_FIELDS = ("run_id", "started_at", "recovered_undo", "estimate", "undo", "finished_at")
 
     @classmethod
     def of_plan(cls, meta) -> RunMeta:
@@ -120,7 +121,7 @@ class RunMeta:
     def to_json(self) -> dict:
         ran = self.run_id is not None
         return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)
-                if getattr(self, item.name) is not None or (ran and item.name in self._OF_A_RUN)}
+                if getattr(self, item.name) is not None or (ran and item.name in self.RUN_FIELDS)}
 
 
 @dataclass

@@ -159,7 +159,7 @@ def merge_results(previous: Results, retried: Results) -> Results:
         merged.append(queue.popleft() if queue else outcome)
     merged.extend(outcome for queue in newer.values() for outcome in queue)
     kept = {name: value for name, value in vars(retried.meta).items()
-            if value is not None or name in RunMeta._OF_A_RUN}  # the retry's run, and its plan where it knows it
+            if value is not None or name in RunMeta.RUN_FIELDS}  # the retry's run, and its plan where it knows it
     meta = dataclasses.replace(previous.meta, **kept, retried_rows=len(retried.outcomes))
     return Results(merged, calls=retried.calls, interrupted=retried.interrupted, meta=meta,
                    updated_at=retried.updated_at)
