@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from syncer import values
 from syncer.errors import InputError
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from syncer.hubspot.protocol import PortalClient
     from syncer.mapping import Mapping
 
-PREFIX = values.ASSOCIATION_PREFIX
+PREFIX = "assoc:"  # the pseudo-property of an association column: assoc:<column>
 
 
 def name_of(column: str) -> str:
@@ -180,6 +179,8 @@ def current_targets(client: PortalClient, object_type, link: Link, record_ids: I
 def shown_values(client: PortalClient, link: Link, targets: Iterable) -> dict[str, str]:
     """Target record id → its `match` value, canonical as a cell of the association column is
     (an email lower-cased): one call per 100 distinct ids; ids without a value are left out."""
+    from syncer import values  # lazily: values builds on this module (PREFIX)
+
     wanted = {t for t in targets if t}
     found = client.batch_read(link.to, wanted, properties=[link.match]) if wanted else {}
     ids = list(found)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Union
 import numpy as np
 import pandas as pd
 
-from syncer import keys as key_rules, mapping as mapping_module, talk
+from syncer import associations, keys as key_rules, mapping as mapping_module, talk
 from syncer.errors import InputError
 from syncer.mapping import ColumnSpec, Mapping, MappingProblem
 from syncer.tables import CellError, Table
@@ -43,7 +43,6 @@ TRUE_WORDS = {"true", "yes", "y", "1", "on"}
 FALSE_WORDS = {"false", "no", "n", "0", "off"}
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
-ASSOCIATION_PREFIX = "assoc:"
 # The dtype of text in every pipeline here: Python's own str rules (strip, lower, regular
 # expressions), whether or not pyarrow is installed. With pyarrow, pandas' default "string" is
 # Arrow's, whose rules differ (an Arrow-lowered "İ" is "i", Python's "i̇"; RE2's \d is ASCII only;
@@ -857,7 +856,7 @@ def canonicalize(table: Table, m: Mapping, properties: list[dict]) -> LocalRows:
                 errors += _invisible_in_keys(table, column, converted.canonical)
     for association in m.associations:
         if association.column in table.frame.columns:
-            columns[ASSOCIATION_PREFIX + association.column] = association_keys(table.frame[association.column], association.match)
+            columns[associations.name_of(association.column)] = association_keys(table.frame[association.column], association.match)
     # copy=False: each converted column becomes the frame's own, as it is (no copy into one block)
     frame = pd.DataFrame(columns, index=table.frame.index, dtype=object, copy=False)
     return LocalRows(frame=frame, errors=sorted(errors, key=lambda e: (e.row, e.column)))
