@@ -6,7 +6,7 @@ pandas merge + column compare.
     python benchmarks/bench_plan.py --new 0.25 --changed 0.33          # a quarter of the rows new
 
 All three get the same canonical local rows and remote records (object columns, as
-values.canonicalize and the client's records give them): `--changed` of the existing records have
+values.canonicalize gives them; the remote side built as jobs.read_remote builds it): `--changed` of the existing records have
 one property changed, `--new` of the rows have no record. The baselines:
 
 - dict loop: what a competent engineer writes first: the remote side as a dict key -> position and
@@ -41,10 +41,14 @@ def make_data(rows: int, properties: int, changed: float = 1 / 3, new: float = 0
     local.insert(0, "vin", pd.Series(keys, dtype=object))
     local.index = pd.RangeIndex(2, rows + 2)
     existing = rows - int(rows * new)
-    remote = local.iloc[:existing].set_index("vin").copy()
-    remote.iloc[rng.choice(existing, int(existing * changed), replace=False), 0] = "changed"
-    remote.insert(0, "id", pd.Series(rng.permutation(existing).astype(str).astype(object), index=remote.index))
-    remote.insert(1, "updated_at", pd.Series("2026-01-01T00:00:00.000Z", index=remote.index, dtype=object))
+    columns = {n: local[n].iloc[:existing].tolist() for n in names}
+    for at in rng.choice(existing, int(existing * changed), replace=False):
+        columns[names[0]][at] = "changed"
+    # Built as jobs._RemoteColumns.frame builds what it read: lists of the records' keys, ids and times
+    # (pandas infers their dtype: text in Arrow when pyarrow is installed), the values as objects.
+    remote = pd.DataFrame(columns, index=local["vin"].iloc[:existing].tolist(), columns=names, dtype=object)
+    remote.insert(0, "id", rng.permutation(existing).astype(str).tolist())
+    remote.insert(1, "updated_at", ["2026-01-01T00:00:00.000Z"] * existing)
     return local, remote
 
 

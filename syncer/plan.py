@@ -250,9 +250,12 @@ def _value(cell):
 def _record_positions(keys: pd.Series, remote: pd.DataFrame) -> np.ndarray:
     """Per row, the position in `remote` of the record its key names, -1 where none does: the join,
     made once and shared by the checks and the diff (each `reindex` would hash every key again)."""
-    if not remote.index.is_unique:
+    # Both sides as objects, as the values are: given text of another dtype (an index of Arrow text, or
+    # an array pandas would infer as one), get_indexer converts a side first, up to 3x its own cost.
+    index = remote.index.astype(object, copy=False)
+    if not index.is_unique:
         remote.reindex(keys.to_numpy())  # refuses as the planner always has: a key names one record
-    return remote.index.get_indexer(keys.to_numpy())
+    return index.get_indexer(pd.Index(keys.to_numpy(), dtype=object))
 
 
 def _taken(column: pd.Series, where: np.ndarray) -> np.ndarray:
@@ -301,15 +304,23 @@ def _plan_rows(local, remote, where, properties, id_property, mode, blank_cells)
     before[:, skipped] = None
     actions = pd.DataFrame({
         "row": local.index.to_numpy(),
-        "key": keys.to_numpy(),
+        "key": _texts(keys.to_numpy()),
         "action": kind.to_numpy(),
-        "record_id": _taken(remote["id"], where),
-        "updated_at": _taken(remote["updated_at"], where),
-        "message": message.to_numpy(),
+        "record_id": _texts(_taken(remote["id"], where)),
+        "updated_at": _texts(_taken(remote["updated_at"], where)),
+        "message": _texts(message.to_numpy()),
     }, columns=ACTION_COLUMNS)
     # One object block per table, built in place (property-major, as pandas stores it).
     frame = lambda values: pd.DataFrame(values.T, columns=pd.Index(properties), dtype=object, copy=False)
     return actions, frame(after), frame(before)
+
+
+def _texts(values: np.ndarray) -> pd.Series:
+    """An action table's text column (key, record id, updated at, message) as objects, as the after
+    and before tables hold their values, whatever the rows. Left to infer, pandas builds a string
+    column (in Arrow when pyarrow is installed: a million cells cost a tenth of a second each way)
+    that concatenating the parts mostly turned back into objects anyway."""
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def _diff(local, remote, where, properties, exists, blank_cells):
@@ -363,11 +374,11 @@ def _apply_mode(kind: pd.Series, mode: Mode, id_property: str, keys: pd.Series):
 def _error_rows(local, errors, id_property, properties):
     actions = pd.DataFrame({
         "row": local.index.to_numpy(),
-        "key": local[id_property].to_numpy(),
+        "key": _texts(local[id_property].to_numpy()),
         "action": ActionKind.ERROR.value,
-        "record_id": None,
-        "updated_at": None,
-        "message": errors.to_numpy(),
+        "record_id": _texts(np.full(len(local), None)),
+        "updated_at": _texts(np.full(len(local), None)),
+        "message": _texts(errors.to_numpy()),
     }, columns=ACTION_COLUMNS)
     empty = pd.DataFrame(None, index=range(len(local)), columns=properties, dtype=object)
     return actions, empty, empty.copy()
@@ -382,11 +393,11 @@ def _archive_rows(remote, local_keys, properties, owned):
     ours = np.ones(len(gone), dtype=bool) if owned is None else gone["id"].isin(list(owned)).to_numpy()
     actions = pd.DataFrame({
         "row": pd.NA,
-        "key": gone.index.to_numpy(),
+        "key": _texts(gone.index.to_numpy()),
         "action": np.where(ours, ActionKind.ARCHIVE.value, ActionKind.SKIP.value),
-        "record_id": gone["id"].to_numpy(),
-        "updated_at": gone["updated_at"].to_numpy(),
-        "message": np.where(ours, None, UNOWNED),
+        "record_id": _texts(gone["id"].to_numpy()),
+        "updated_at": _texts(gone["updated_at"].to_numpy()),
+        "message": _texts(np.where(ours, None, UNOWNED)),
     }, columns=ACTION_COLUMNS)
     empty = pd.DataFrame(None, index=range(len(gone)), columns=properties, dtype=object)
     return actions, empty, empty.copy()
