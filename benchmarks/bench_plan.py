@@ -44,11 +44,12 @@ def make_data(rows: int, properties: int, changed: float = 1 / 3, new: float = 0
     columns = {n: local[n].iloc[:existing].tolist() for n in names}
     for at in rng.choice(existing, int(existing * changed), replace=False):
         columns[names[0]][at] = "changed"
-    # Built as jobs._RemoteColumns.frame builds what it read: lists of the records' keys, ids and times
-    # (pandas infers their dtype: text in Arrow when pyarrow is installed), the values as objects.
-    remote = pd.DataFrame(columns, index=local["vin"].iloc[:existing].tolist(), columns=names, dtype=object)
-    remote.insert(0, "id", rng.permutation(existing).astype(str).tolist())
-    remote.insert(1, "updated_at", ["2026-01-01T00:00:00.000Z"] * existing)
+    # Built as jobs._RemoteColumns.frame builds what it read: the records' keys, ids, times and
+    # values, all as objects.
+    remote = pd.DataFrame(columns, index=pd.Index(local["vin"].iloc[:existing].tolist(), dtype=object), columns=names,
+                          dtype=object)
+    remote.insert(0, "id", pd.Series(rng.permutation(existing).astype(str).tolist(), index=remote.index, dtype=object))
+    remote.insert(1, "updated_at", pd.Series("2026-01-01T00:00:00.000Z", index=remote.index, dtype=object))
     return local, remote
 
 

@@ -102,7 +102,7 @@ def plan_prepared(prepared: Prepared, client: PortalClient, *, mode: str | None 
                   allow_numeric_keys: bool = False) -> Plan:
     m = prepared.mapping
     mode = Mode(mode or m.sync.mode)
-    local = prepared.local.frame[prepared.mapped_properties].copy()
+    local = prepared.local.frame[prepared.mapped_properties].copy(deep=False)  # its own columns, not the values
     remote = read_remote(prepared, client, mirror=mode is Mode.MIRROR)
     row_errors = _row_errors(prepared.local)
     if not allow_numeric_keys:
@@ -262,10 +262,13 @@ class _RemoteColumns:
             column += found
 
     def frame(self, properties: list[dict]) -> pd.DataFrame:
-        frame = pd.DataFrame(self.columns, index=self.keys, columns=self.names, dtype=object)
+        # Objects throughout, as the sheet's canonical values are: inferred, the keys, ids and times
+        # would become Arrow text when pyarrow is installed (a copy of a million of each, which the
+        # planner then converts back to match them with the sheet's keys).
+        frame = pd.DataFrame(self.columns, index=pd.Index(self.keys, dtype=object), columns=self.names, dtype=object)
         frame = values.normalize_remote(frame, properties) if len(frame) else frame
-        frame.insert(0, "id", self.ids)
-        frame.insert(1, "updated_at", self.updated)
+        frame.insert(0, "id", pd.Series(self.ids, index=frame.index, dtype=object))
+        frame.insert(1, "updated_at", pd.Series(self.updated, index=frame.index, dtype=object))
         return frame
 
 
