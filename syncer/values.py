@@ -96,9 +96,9 @@ def _stripped(cells: pd.Series) -> pd.Series:
     return pd.Series(pd.array(stripped, dtype=_TEXT), index=cells.index, name=cells.name)
 
 
-# Decimal text already in HubSpot's form (no sign but "-", no leading or trailing zeros, not "-0"):
+# Decimal text already in HubSpot's form (ASCII digits, no sign but "-", no leading or trailing zeros, not "-0"):
 # most cells of a number column, kept as they are; only the others go through the general rules.
-_CANONICAL_NUMBER = re.compile(r"-?[1-9]\d*(?:\.\d*[1-9])?|-?0\.\d*[1-9]|0")
+_CANONICAL_NUMBER = re.compile(r"-?[1-9][0-9]*(?:\.[0-9]*[1-9])?|-?0\.[0-9]*[1-9]|0")
 
 
 def canonical_numbers(text: pd.Series) -> pd.Series:
@@ -121,8 +121,16 @@ def _lengths(text: pd.Series) -> pd.Series:
     return pd.Series(np.fromiter(map(len, _texts(text)), dtype=np.int64, count=len(text)), index=text.index)
 
 
+def _ascii_digits(text: str) -> str:
+    """A number's text with the decimal digits of other scripts (Arabic-Indic "١٢", full-width "１２")
+    as 0-9. The value is the number: HubSpot's text of it has ASCII digits, and so must the sheet's
+    canonical value, or a plan would send the same number again on every run."""
+    return text if text.isascii() else "".join(c if c.isascii() else str(unicodedata.decimal(c, c)) for c in text)
+
+
 def _canonical_decimals(text: pd.Series) -> pd.Series:
     ok = text.str.fullmatch(NUMBER).fillna(False).astype(bool)
+    text = text.where(~ok, text[ok].map(_ascii_digits)).astype(_TEXT)
     plain = ok & ~text.str.contains("[eE]", regex=True).fillna(False).astype(bool)
     body = text.where(plain).str.lstrip("+-")
     parts = body.str.extract(r"^(\d*)\.?(\d*)$")
@@ -280,8 +288,21 @@ def _date(cells, text, prop, spec, remote):
 
 
 def _datetime(cells, text, prop, spec, remote):
-    when = _parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC")
+    when = _in_years(_parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC"))
     return _iso(when, "ms", suffix="Z"), when.isna()
+
+
+# The instants a datetime can be: years 1 to 9999 in UTC (the ISO text HubSpot's values take, and
+# what Python's datetime holds). A wall-clock time near either end can leave them in its zone
+# ("0001-01-01 00:00" in Asia/Tokyo is in year 0 in UTC).
+_FIRST_INSTANT = pd.Timestamp("0001-01-01", tz="UTC")
+_LAST_INSTANT = pd.Timestamp("9999-12-31T23:59:59.999999", tz="UTC")
+
+
+def _in_years(when: pd.Series) -> pd.Series:
+    """`when` with NaT for an instant outside years 1-9999 in UTC (a bad cell)."""
+    outside = (when < _FIRST_INSTANT) | (when > _LAST_INSTANT)
+    return when.where(~outside) if outside.any() else when
 
 
 def _iso(when: pd.Series, unit: str, suffix: str = "") -> pd.Series:
@@ -726,6 +747,7 @@ def _number_text(text: str) -> str | None:
     general rules (_canonical_decimals), then the range check; None where not a number."""
     if not _NUMBER.fullmatch(text):
         return None
+    text = _ascii_digits(text)
     if "e" in text or "E" in text:
         number = _decimal_text(text)
     else:
@@ -776,7 +798,7 @@ def _plain_times(texts, blank, cells, prop, spec, remote):
         when = _parse_times(cells, text, spec, remote, plain=texts)
         midnight = when.dt.normalize().eq(when).fillna(False).astype(bool).to_numpy()
         return _iso_texts(when, "D"), ~midnight
-    when = _parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC", plain=texts)
+    when = _in_years(_parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC", plain=texts))
     return _iso_texts(when, "ms", "Z"), when.isna().to_numpy()
 
 
@@ -799,10 +821,22 @@ def _message(kind_: str, value: str, prop: dict, spec: ColumnSpec) -> str:
         return f"{shown} is not a number (digits with an optional . for decimals)"
     if kind_ == "bool":
         return f"{shown} is not a yes/no value (true, false, yes, no, 1, 0)"
+    if kind_ == "datetime" and _outside_years(value, spec):
+        return (f"{shown} is too near the edge of the years 1 to 9999 to convert from {spec.timezone or 'UTC'} "
+                "to UTC; HubSpot holds times within those years")
     if kind_ in {"date", "datetime"}:
         what = "a date" if kind_ == "date" else "a date and time"
         return f"{shown} is not {what} in format {spec.format}" if spec.format else f"{shown} is not {what} (YYYY-MM-DD{'' if kind_ == 'date' else 'THH:MM:SS'})"
     return _option_message(value, prop, spec)
+
+
+def _outside_years(value: str, spec: ColumnSpec) -> bool:
+    """Whether a datetime cell is bad only for the instant it names: its text reads as a time."""
+    try:
+        read = pd.to_datetime(value, format=spec.format or "ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return not pd.isna(read)
 
 
 def _option_message(value: str, prop: dict, spec: ColumnSpec) -> str:

@@ -37,6 +37,9 @@ CASES = [
     ("price", "+3", {}, "3"),
     ("price", "1.5e3", {}, "1500"),
     ("price", "12345678901234567890.1234567890", {}, "12345678901234567890.123456789"),
+    ("price", "١٢", {}, "12"),  # Arabic-Indic digits: HubSpot's text of the number has ASCII digits
+    ("price", "1٣", {}, "13"),
+    ("price", "１２.５０", {}, "12.5"),  # full-width
     ("year", "", {}, None),
     ("year", "   ", {}, None),
     ("year", None, {}, None),
@@ -252,7 +255,17 @@ def test_a_time_with_nanoseconds_reads_to_the_millisecond_hubspot_keeps(cells):
 def test_a_wall_clock_time_past_the_last_instant_a_zone_can_reach_is_a_bad_cell_not_a_crash():
     found = canonical("last_serviced_at", "9999-12-31 23:00", "2024-05-01 10:00", timezone="America/New_York")
     assert found[1] == "2024-05-01T14:00:00.000Z"
-    assert found[0].startswith('"9999-12-31 23:00" is not a date and time')
+    assert found[0].startswith('"9999-12-31 23:00" is too near the edge of the years 1 to 9999')
+
+
+def test_a_time_its_zone_puts_in_year_0_is_a_bad_cell_with_the_reason():
+    """0001-01-01 00:00 in Tokyo is 0000-12-31T14:41:01Z (local mean time): no year HubSpot holds,
+    and no datetime Python reads back. It was sent as "0000-12-31T14:41:01.000Z"."""
+    found = canonical("last_serviced_at", "0001-01-01T00:00", "0001-01-01T10:00", "abc", timezone="Asia/Tokyo")
+    assert found[0] == ('"0001-01-01T00:00" is too near the edge of the years 1 to 9999 to convert from Asia/Tokyo '
+                        'to UTC; HubSpot holds times within those years')
+    assert found[1] == "0001-01-01T00:41:01.000Z"
+    assert found[2] == '"abc" is not a date and time (YYYY-MM-DDTHH:MM:SS)'
 
 
 def test_an_offset_of_hours_alone_among_times_without_one_reads_as_that_offset():
