@@ -831,12 +831,15 @@ def _message(kind_: str, value: str, prop: dict, spec: ColumnSpec) -> str:
 
 
 def _outside_years(value: str, spec: ColumnSpec) -> bool:
-    """Whether a datetime cell is bad only for the instant it names: its text reads as a time."""
-    try:
-        read = pd.to_datetime(value, format=spec.format or "ISO8601")
-    except (ValueError, TypeError, OverflowError):
-        return False
-    return not pd.isna(read)
+    """Whether a datetime cell is bad only for the instant it names: it reads as a time (in the
+    column's format, or as ISO text, which every datetime column also reads)."""
+    for form in dict.fromkeys([spec.format or "ISO8601", "ISO8601"]):
+        try:
+            if not pd.isna(pd.to_datetime(value, format=form)):
+                return True
+        except (ValueError, TypeError, OverflowError):
+            continue
+    return False
 
 
 def _option_message(value: str, prop: dict, spec: ColumnSpec) -> str:

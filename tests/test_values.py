@@ -266,6 +266,10 @@ def test_a_time_its_zone_puts_in_year_0_is_a_bad_cell_with_the_reason():
                         'to UTC; HubSpot holds times within those years')
     assert found[1] == "0001-01-01T00:41:01.000Z"
     assert found[2] == '"abc" is not a date and time (YYYY-MM-DDTHH:MM:SS)'
+    with_format = canonical("last_serviced_at", "01.01.0001 00:00", "0001-01-01T00:00", timezone="Asia/Tokyo",
+                            format="%d.%m.%Y %H:%M")
+    assert all(message.startswith(f'"{cell}" is too near the edge of the years 1 to 9999')
+               for message, cell in zip(with_format, ["01.01.0001 00:00", "0001-01-01T00:00"]))
 
 
 def test_an_offset_of_hours_alone_among_times_without_one_reads_as_that_offset():
