@@ -274,8 +274,7 @@ def _same_record_errors(keys: pd.Series, remote: pd.DataFrame, id_property: str,
     named = remote["id"].to_numpy(dtype=object)[np.flatnonzero(np.bincount(where[where >= 0], minlength=1))]
     if _all_distinct(named[~pd.isna(named)].tolist()):
         return errors
-    return keys_rules.sharing_a_record(keys, remote["id"].reindex(keys.to_numpy()).set_axis(keys.index),
-                                       id_property)
+    return keys_rules.sharing_a_record(keys, pd.Series(_taken(remote["id"], where), index=keys.index), id_property)
 
 
 def _all_distinct(values: list) -> bool:
@@ -304,18 +303,18 @@ def _plan_rows(local, remote, where, properties, id_property, mode, blank_cells)
     before[:, skipped] = None
     actions = pd.DataFrame({
         "row": local.index.to_numpy(),
-        "key": _texts(keys.to_numpy()),
+        "key": _objects(keys.to_numpy()),
         "action": kind.to_numpy(),
-        "record_id": _texts(_taken(remote["id"], where)),
-        "updated_at": _texts(_taken(remote["updated_at"], where)),
-        "message": _texts(message.to_numpy()),
+        "record_id": _objects(_taken(remote["id"], where)),
+        "updated_at": _objects(_taken(remote["updated_at"], where)),
+        "message": _objects(message.to_numpy()),
     }, columns=ACTION_COLUMNS)
     # One object block per table, built in place (property-major, as pandas stores it).
     frame = lambda values: pd.DataFrame(values.T, columns=pd.Index(properties), dtype=object, copy=False)
     return actions, frame(after), frame(before)
 
 
-def _texts(values: np.ndarray) -> pd.Series:
+def _objects(values: np.ndarray) -> pd.Series:
     """An action table's text column (key, record id, updated at, message) as objects, as the after
     and before tables hold their values, whatever the rows. Left to infer, pandas builds a string
     column (in Arrow when pyarrow is installed: a million cells cost a tenth of a second each way)
@@ -374,11 +373,11 @@ def _apply_mode(kind: pd.Series, mode: Mode, id_property: str, keys: pd.Series):
 def _error_rows(local, errors, id_property, properties):
     actions = pd.DataFrame({
         "row": local.index.to_numpy(),
-        "key": _texts(local[id_property].to_numpy()),
+        "key": _objects(local[id_property].to_numpy()),
         "action": ActionKind.ERROR.value,
-        "record_id": _texts(np.full(len(local), None)),
-        "updated_at": _texts(np.full(len(local), None)),
-        "message": _texts(errors.to_numpy()),
+        "record_id": _objects(np.full(len(local), None)),
+        "updated_at": _objects(np.full(len(local), None)),
+        "message": _objects(errors.to_numpy()),
     }, columns=ACTION_COLUMNS)
     empty = pd.DataFrame(None, index=range(len(local)), columns=properties, dtype=object)
     return actions, empty, empty.copy()
@@ -393,11 +392,11 @@ def _archive_rows(remote, local_keys, properties, owned):
     ours = np.ones(len(gone), dtype=bool) if owned is None else gone["id"].isin(list(owned)).to_numpy()
     actions = pd.DataFrame({
         "row": pd.NA,
-        "key": _texts(gone.index.to_numpy()),
+        "key": _objects(gone.index.to_numpy()),
         "action": np.where(ours, ActionKind.ARCHIVE.value, ActionKind.SKIP.value),
-        "record_id": _texts(gone["id"].to_numpy()),
-        "updated_at": _texts(gone["updated_at"].to_numpy()),
-        "message": _texts(np.where(ours, None, UNOWNED)),
+        "record_id": _objects(gone["id"].to_numpy()),
+        "updated_at": _objects(gone["updated_at"].to_numpy()),
+        "message": _objects(np.where(ours, None, UNOWNED)),
     }, columns=ACTION_COLUMNS)
     empty = pd.DataFrame(None, index=range(len(gone)), columns=properties, dtype=object)
     return actions, empty, empty.copy()

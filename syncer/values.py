@@ -288,7 +288,7 @@ def _date(cells, text, prop, spec, remote):
 
 
 def _datetime(cells, text, prop, spec, remote):
-    when = _in_years(_parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC"))
+    when = _parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC")
     return _iso(when, "ms", suffix="Z"), when.isna()
 
 
@@ -417,7 +417,8 @@ def _clock_words() -> np.ndarray:
 
 
 def _parse_times(cells, text, spec, remote, *, zone: str = "UTC", plain: np.ndarray | None = None) -> pd.Series:
-    """Parse cells to UTC timestamps (NaT where impossible). Values without an offset are in `zone`.
+    """Parse cells to UTC timestamps (NaT where impossible, or outside years 1-9999 in UTC). Values
+    without an offset are in `zone`.
 
     Dates are parsed with zone UTC, so a date never moves to another day. `plain`: every cell is
     text, and this is its text ("" for a blank; no date objects to look for).
@@ -447,7 +448,7 @@ def _parse_times(cells, text, spec, remote, *, zone: str = "UTC", plain: np.ndar
     except ValueError:  # an offset of hours alone ("+01") among times without one: pandas refuses the mix
         when[naive] = pd.Series([_one_time(cell, zone) for cell in text[naive]], index=text.index[naive.to_numpy()],
                                 dtype="datetime64[us, UTC]")
-    return when
+    return _in_years(when)
 
 
 def _one_time(cell: str, zone: str):
@@ -798,7 +799,7 @@ def _plain_times(texts, blank, cells, prop, spec, remote):
         when = _parse_times(cells, text, spec, remote, plain=texts)
         midnight = when.dt.normalize().eq(when).fillna(False).astype(bool).to_numpy()
         return _iso_texts(when, "D"), ~midnight
-    when = _in_years(_parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC", plain=texts))
+    when = _parse_times(cells, text, spec, remote, zone=spec.timezone or "UTC", plain=texts)
     return _iso_texts(when, "ms", "Z"), when.isna().to_numpy()
 
 
